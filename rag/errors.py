@@ -1,0 +1,60 @@
+"""The exception tree. Every message says what happened and what to do.
+
+    RagError
+    ├── ConfigError            you misconfigured it (bad setting, bad question, bad path)
+    │   └── QuestionError      empty or oversized question
+    └── RunError               it failed at run time
+        ├── CorpusError        a corpus file cannot be read at all
+        ├── StoreError         the vector store is missing, locked, read-only or unreachable
+        ├── EmbeddingError     the embedder cannot be loaded or reached
+        ├── ModelError         the packaged GGUF cannot be assembled
+        └── LLMError
+            ├── LLMUnavailableError   endpoint down, refusing, or too slow
+            └── LLMResponseError      endpoint answered with an error or garbage
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(RagError):
+    """The operator asked for something that cannot work."""
+
+
+class QuestionError(ConfigError):
+    """The question is empty or too long."""
+
+
+class RunError(RagError):
+    """Something failed at run time."""
+
+
+class CorpusError(RunError):
+    pass
+
+
+class StoreError(RunError):
+    pass
+
+
+class EmbeddingError(RunError):
+    pass
+
+
+class ModelError(RunError):
+    pass
+
+
+class LLMError(RunError):
+    pass
+
+
+class LLMUnavailableError(LLMError):
+    pass
+
+
+class LLMResponseError(LLMError):
+    pass

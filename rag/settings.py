@@ -1,0 +1,145 @@
+"""The one settings object. Built in entry points only; the narrowest part is passed down.
+
+Each section reads its own environment prefix, so the documented names hold:
+RAG_DATA_DIR, RAG_CHROMA_URL, RAG_LLM_BASE_URL, RAG_LLM_MODEL, RAG_LLM_API_KEY (falling back to
+OPENAI_API_KEY), RAG_UI_HOST, RAG_UI_PORT, and every other field as RAG_<SECTION>_<FIELD>.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cfg(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", frozen=True)
+
+
+class ChromaSettings(BaseSettings):
+    model_config = _cfg("RAG_CHROMA_")
+    url: str | None = Field(
+        None, description="http://host:port of a `chroma run` server; unset = embedded store."
+    )
+    collection_prefix: str = Field("papers", description="Prefix of the derived collection name.")
+    batch_size: int = Field(64, ge=1, description="Chunks embedded and written per batch.")
+
+
+class EmbedSettings(BaseSettings):
+    model_config = _cfg("RAG_EMBED_")
+    backend: Literal["local", "openai"] = Field(
+        "local", description="local = packaged all-MiniLM-L6-v2; openai = a /v1/embeddings server."
+    )
+    model: str = Field(
+        "all-MiniLM-L6-v2", description="Model name (sent to the server when backend=openai)."
+    )
+    base_url: str | None = Field(None, description="OpenAI-compatible embeddings base URL.")
+    api_key: SecretStr | None = Field(None, description="Bearer key for the embeddings server.")
+    max_tokens: int = Field(256, description="Word pieces the embedder reads; longer is cut.")
+    batch_size: int = Field(16, ge=1, description="Texts per forward pass.")
+
+
+class ChunkSettings(BaseSettings):
+    model_config = _cfg("RAG_CHUNK_")
+    max_tokens: int = Field(
+        200, ge=32, le=250, description="Word pieces per chunk, title included (embedder reads 256)."
+    )
+    overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between chunks.")
+
+
+class RetrievalSettings(BaseSettings):
+    model_config = _cfg("RAG_RETRIEVAL_")
+    mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="hybrid = reciprocal-rank fusion of dense and BM25."
+    )
+    top_k: int = Field(5, ge=1, le=50, description="Papers returned (and given to the LLM).")
+    candidates: int = Field(30, ge=1, description="Chunks each retriever returns before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+
+
+class LLMSettings(BaseSettings):
+    model_config = _cfg("RAG_LLM_")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (…/v1). Unset = start the packaged local model."
+    )
+    model: str = Field("qwen2.5-coder-1.5b-instruct-q4_k_m", description="Model name sent.")
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("RAG_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="Bearer key; falls back to OPENAI_API_KEY. Never logged.",
+    )
+    timeout_s: float = Field(120.0, gt=0, description="Seconds without a token before giving up.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to open a connection.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    max_answer_tokens: int = Field(256, ge=16, description="Longest answer generated.")
+    port: int = Field(8765, description="Port of the local llama.cpp server on 127.0.0.1.")
+    n_ctx: int = Field(4096, description="Context window of the local server.")
+    n_threads: int = Field(2, ge=1, description="CPU threads of the local server.")
+    n_batch: int = Field(128, ge=8, description="Prompt batch of the local server.")
+    startup_timeout_s: float = Field(180.0, description="Seconds to wait for the local server.")
+
+
+class AnswerSettings(BaseSettings):
+    model_config = _cfg("RAG_ANSWER_")
+    prompt_budget_tokens: int = Field(
+        600, ge=100, description="Uncached prompt budget: sources + question (prefill ~50 tok/s)."
+    )
+    max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
+    abstain_min_score: float = Field(
+        0.30, description="Abstain when the best dense similarity is below this (calibrated by eval)."
+    )
+    support_min: float = Field(
+        0.35, description="Sentence-to-chunk similarity at or above which a citation is supported."
+    )
+
+
+class UISettings(BaseSettings):
+    model_config = _cfg("RAG_UI_")
+    host: str = Field("127.0.0.1", description="Interface the chat binds to.")
+    port: int = Field(7860, description="Port of the chat.")
+    auth: str | None = Field(None, description="user:password for a login; advised off loopback.")
+    concurrency: int = Field(1, ge=1, description="Answers generated at once (local model: 1).")
+
+
+class Settings(BaseSettings):
+    model_config = _cfg("RAG_")
+    data_dir: Path = Field(
+        Path.home() / ".local" / "share" / "rag-papers",
+        description="Where the embedded store, the assembled GGUF and run files live.",
+    )
+    corpus_dir: Path = Field(
+        REPO_ROOT / "data" / "corpus", description="Corpus ingested when no path is given."
+    )
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+
+    def index_fingerprint(self) -> str:
+        """What shapes the vectors: changing any of it selects another collection."""
+        shape = f"{self.embed.backend}|{self.embed.model}|{self.chunk.max_tokens}|" + str(
+            self.chunk.overlap_sentences
+        )
+        return hashlib.sha256(shape.encode()).hexdigest()[:10]
+
+    def collection_name(self) -> str:
+        return f"{self.chroma.collection_prefix}-{self.index_fingerprint()}"
+
+    def fingerprint(self) -> str:
+        """Everything that shapes an answer, for reports and `rag ask --json`."""
+        parts = [
+            self.index_fingerprint(),
+            self.retrieval.model_dump_json(),
+            self.llm.model,
+            str(self.llm.temperature),
+            self.answer.model_dump_json(),
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]

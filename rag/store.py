@@ -1,0 +1,217 @@
+"""The Chroma vector store: embedded (PersistentClient in the data dir) by default, a `chroma run`
+server when RAG_CHROMA_URL is set. Third-party errors become StoreError at this boundary."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from rag.chunking import Chunk
+from rag.errors import ConfigError, StoreError
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+PAGE = 2000
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    paper_id: str
+    title: str
+    text: str
+    passage: str
+    position: int
+    sources: tuple[str, ...]
+
+
+def chroma_dir(settings: Settings) -> Path:
+    return settings.data_dir / "chroma"
+
+
+def describe_location(settings: Settings) -> str:
+    return settings.chroma.url or str(chroma_dir(settings))
+
+
+def _http_client(url: str) -> Any:
+    import chromadb
+
+    u = urlparse(url)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ConfigError(f"RAG_CHROMA_URL={url!r} is not an http(s)://host:port URL")
+    try:
+        client = chromadb.HttpClient(
+            host=u.hostname, port=u.port or 8000, ssl=u.scheme == "https"
+        )
+        client.heartbeat()
+    except Exception as e:  # chromadb raises bare ValueError/ConnectError variants here
+        raise StoreError(
+            f"cannot reach the Chroma server at {url}: {e}; start it with "
+            "`chroma run --path DIR --host 127.0.0.1 --port PORT` or unset RAG_CHROMA_URL"
+        ) from e
+    return client
+
+
+def _persistent_client(path: Path, create: bool) -> Any:
+    import chromadb
+
+    if not path.exists() and not create:
+        raise StoreError(f"no store at {path}; run `rag ingest` first")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise StoreError(f"store directory {path} is read-only; fix permissions or RAG_DATA_DIR")
+        return chromadb.PersistentClient(path=str(path))
+    except OSError as e:
+        raise StoreError(f"cannot open the store at {path}: {e}; check RAG_DATA_DIR") from e
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings) -> Iterator[None]:
+    """One writer per embedded store: Chroma's directory is not safe for two writer processes."""
+    if settings.chroma.url:
+        yield  # the server serialises writes itself
+        return
+    lock_path = settings.data_dir / "write.lock"
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
+    except OSError as e:
+        raise StoreError(f"cannot create {lock_path}: {e.strerror}; check RAG_DATA_DIR") from e
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise StoreError(
+                f"the store at {settings.data_dir} is held by another writer (an ingest is "
+                "running); wait for it to finish"
+            ) from e
+        yield
+
+
+class Store:
+    """One collection of chunks, named from the settings that shape the vectors."""
+
+    def __init__(self, collection: Any, location: str) -> None:
+        self.collection = collection
+        self.location = location
+
+    @classmethod
+    def open(cls, settings: Settings, embedder_name: str, create: bool = False) -> Store:
+        client = (
+            _http_client(settings.chroma.url)
+            if settings.chroma.url
+            else _persistent_client(chroma_dir(settings), create)
+        )
+        name = settings.collection_name()
+        try:
+            col = _collection(client, name, embedder_name, create)
+        except StoreError:
+            raise
+        except Exception as e:  # wrap whatever the chroma client raised at this boundary
+            raise StoreError(f"cannot open collection {name} at {describe_location(settings)}: {e}") from e
+        return cls(col, describe_location(settings))
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def chunk_index(self) -> dict[str, tuple[str, str]]:
+        """chunk id → (paper id, sources as stored): what ingestion diffs against."""
+        out: dict[str, tuple[str, str]] = {}
+        for ids, metas, _ in self._pages(include=["metadatas"]):
+            for cid, meta in zip(ids, metas, strict=True):
+                out[cid] = (str(meta["paper_id"]), str(meta.get("sources", "[]")))
+        return out
+
+    def all_chunks(self) -> list[StoredChunk]:
+        out: list[StoredChunk] = []
+        for ids, metas, docs in self._pages(include=["metadatas", "documents"]):
+            out.extend(to_stored(c, m, d) for c, m, d in zip(ids, metas, docs, strict=True))
+        return out
+
+    def _pages(self, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        offset = 0
+        while True:
+            got = self._call(self.collection.get, include=include, limit=PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            docs = got.get("documents") or [None] * len(got["ids"])
+            yield got["ids"], got["metadatas"], docs
+            offset += len(got["ids"])
+
+    def upsert(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        self._call(
+            self.collection.upsert,
+            ids=[c.id for c in chunks],
+            embeddings=vectors,
+            documents=[c.text for c in chunks],
+            metadatas=[chunk_metadata(c) for c in chunks],
+        )
+
+    def update_metadata(self, chunks: list[Chunk]) -> None:
+        if chunks:
+            metas = [chunk_metadata(c) for c in chunks]
+            self._call(self.collection.update, ids=[c.id for c in chunks], metadatas=metas)
+
+    def delete(self, ids: list[str]) -> None:
+        if ids:
+            self._call(self.collection.delete, ids=ids)
+
+    def _call(self, fn: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except Exception as e:  # chroma's error classes differ between embedded and HTTP
+            raise StoreError(f"vector store operation failed at {self.location}: {e}") from e
+
+
+def _collection(client: Any, name: str, embedder_name: str, create: bool) -> Any:
+    if not create:
+        try:
+            col = client.get_collection(name, embedding_function=None)
+        except Exception as e:  # NotFoundError / ValueError depending on the client kind
+            raise StoreError(f"collection {name} does not exist; run `rag ingest` first") from e
+    else:
+        col = client.get_or_create_collection(
+            name,
+            embedding_function=None,  # we always pass vectors; chroma's default would download
+            metadata={"embedder": embedder_name},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+    stored = (col.metadata or {}).get("embedder")
+    if stored and stored != embedder_name:
+        raise ConfigError(
+            f"collection {name} holds vectors from {stored}, not {embedder_name}; "
+            "mixing embedders in one collection is refused"
+        )
+    return col
+
+
+def chunk_metadata(c: Chunk) -> dict[str, str | int]:
+    return {
+        "paper_id": c.paper_id,
+        "title": c.title,
+        "position": c.position,
+        "sources": json.dumps(list(c.sources)),
+    }
+
+
+def to_stored(cid: str, meta: dict[str, Any], doc: str | None) -> StoredChunk:
+    text = doc or ""
+    passage = text.split("\n", 1)[1] if "\n" in text else text
+    return StoredChunk(
+        id=cid,
+        paper_id=str(meta["paper_id"]),
+        title=str(meta["title"]),
+        text=text,
+        passage=passage,
+        position=int(meta.get("position", 0)),
+        sources=tuple(json.loads(meta.get("sources", "[]"))),
+    )
