@@ -104,6 +104,112 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _on_sigterm() -> None:
+    """SIGTERM ends the command through `finally`, so a server we started is stopped."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _render(event: Any, out: Any) -> None:
+    from rag.answer import Restart, Retrieved, Status, Token
+
+    if isinstance(event, Retrieved):
+        titles = "; ".join(f"[{s.n}] {s.hit.title}" for s in event.sources)
+        print(f"sources: {titles}", file=out, flush=True)
+    elif isinstance(event, Status):
+        print(event.text, file=out, flush=True)
+    elif isinstance(event, Token):
+        print(event.text, end="", file=out, flush=True)
+    elif isinstance(event, Restart):
+        print(f"\n({event.reason})", file=out, flush=True)
+
+
+def _answer_one(engine: Any, question: str, conv: Any, args: argparse.Namespace) -> Any:
+    from rag.answer import Done
+
+    out = sys.stderr if args.json else sys.stdout
+    answer = None
+    for event in engine.stream(question, conv, max_sources=args.k, mode=args.mode):
+        _render(event, out)
+        if isinstance(event, Done):
+            answer = event.answer
+    print(file=out, flush=True)
+    return answer
+
+
+def _print_answer(answer: Any) -> None:
+    print(f"\n{answer.text}\n")
+    for s in answer.cited:
+        print(f"  [{s.n}] {s.hit.title}  ({', '.join(s.hit.sources)})")
+    flagged = [x.text for x in answer.sentences if x.support in ("unsupported", "uncited")]
+    for text in flagged:
+        print(f"  ! not supported by the sources: {text}")
+
+
+def _with_engine(settings: Settings, work: Callable[[Any], int]) -> int:
+    from rag.wiring import build_engine, start_llm
+
+    _on_sigterm()
+    server = None
+    try:
+        url, server = start_llm(settings)
+        return work(build_engine(settings, url))
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.schema import ask_output
+
+    items = list(read_questions(Path(args.file))) if args.file else [{"question": args.question}]
+    if not args.file:
+        from rag.answer import check_question
+
+        check_question(args.question, settings.answer.max_question_chars)
+
+    def work(engine: Any) -> int:
+        for item in items:
+            answer = _answer_one(engine, item["question"], None, args)
+            if args.json:
+                out = ask_output(answer, settings.llm.model, settings.fingerprint()).model_dump()
+                print(json.dumps({**item, **out}, ensure_ascii=False), flush=True)
+            else:
+                _print_answer(answer)
+        return 0
+
+    return _with_engine(settings, work)
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.answer import Conversation
+
+    def work(engine: Any) -> int:
+        conv = Conversation()
+        print("Ask about the papers; an empty line or Ctrl-D quits, /new starts over.")
+        while True:
+            try:
+                question = input("\n> ").strip()
+            except EOFError:
+                return 0
+            if not question:
+                return 0
+            if question == "/new":
+                conv = Conversation()
+                continue
+            try:
+                _print_answer(_answer_one(engine, question, conv, args))
+            except RagError as e:  # the conversation survives a failed turn
+                _err(f"error: {e}")
+
+    args.json = False
+    return _with_engine(settings, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Cited answers from your papers, offline.")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -117,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     s.add_argument("--json", action="store_true")
     s.add_argument("--file", help="JSONL with a `question` per line; one result per line")
+    a = sub.add_parser("ask", help="answer a question with cited papers")
+    a.add_argument("question", nargs="?", default="")
+    a.add_argument("-k", type=int, default=None, help="papers given to the model")
+    a.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    a.add_argument("--json", action="store_true")
+    a.add_argument("--file", help="JSONL with a `question` per line; one answer per line")
+    c = sub.add_parser("chat", help="a conversation in the terminal")
+    c.add_argument("-k", type=int, default=None, help="papers given to the model")
+    c.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     i = sub.add_parser("info", help="store location, counts, embedder, fingerprint")
     i.add_argument("--json", action="store_true")
     return p
@@ -126,6 +241,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "ingest": cmd_ingest,
     "search": cmd_search,
     "info": cmd_info,
+    "ask": cmd_ask,
+    "chat": cmd_chat,
 }
 
 
@@ -135,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("bm25s", "httpx", "chromadb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args, Settings())
     except ConfigError as e:

@@ -56,6 +56,8 @@ class BM25Index:
         import bm25s
         import Stemmer
 
+        # bm25s sets its own logger to DEBUG, which leaks "Building index" lines to stderr.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._bm25s = bm25s
         self._stemmer = Stemmer.Stemmer("english")
         self._ids = [c.id for c in chunks]
@@ -82,7 +84,7 @@ class Retriever:
     def __init__(self, store: Store, embedder: Embedder, cfg: RetrievalSettings) -> None:
         self.store = store
         self.cfg = cfg
-        self._embedder = embedder
+        self.embedder = embedder
         self._chunks: dict[str, StoredChunk] = {}
         self._bm25: BM25Index | None = None
         self._dense: Any = None
@@ -102,7 +104,7 @@ class Retriever:
         from rag.li_embedding import EmbedderAdapter
 
         vs = ChromaVectorStore(chroma_collection=self.store.collection)
-        index = VectorStoreIndex.from_vector_store(vs, embed_model=EmbedderAdapter(self._embedder))
+        index = VectorStoreIndex.from_vector_store(vs, embed_model=EmbedderAdapter(self.embedder))
         return index.as_retriever(similarity_top_k=self.cfg.candidates)
 
     @property

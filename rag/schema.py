@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from rag.answer import Answer
 from rag.retrieve import Retrieval
 
 
@@ -47,4 +48,69 @@ def search_output(r: Retrieval) -> SearchOutput:
         results=hits,
         timings=SearchTimings(retrieve_ms=round(r.retrieve_ms, 2)),
         mode=r.mode,
+    )
+
+
+class Citation(BaseModel):
+    n: int
+    paper_id: str
+    title: str
+    sources: list[str]
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[int]
+    support: str
+    score: float | None = None
+
+
+class Retrieved(BaseModel):
+    rank: int
+    paper_id: str
+    title: str
+    score: float
+    chunk: str
+    sources: list[str]
+    given_as: int | None = None  # the [n] this paper had in the prompt, if it was given
+
+
+class AskOutput(BaseModel):
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    sentences: list[SentenceOut]
+    retrieved: list[Retrieved]
+    timings: dict[str, float | int | bool | None]
+    model: str
+    fingerprint: str
+    abstain_reason: str | None = None
+    standalone_question: str | None = None
+
+
+def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
+    given = {s.hit.paper_id: s.n for s in a.sources}
+    return AskOutput(
+        question=a.question,
+        answer=a.text,
+        abstained=a.abstained,
+        citations=[
+            Citation(n=s.n, paper_id=s.hit.paper_id, title=s.hit.title, sources=list(s.hit.sources))
+            for s in a.cited
+        ],
+        sentences=[
+            SentenceOut(text=s.text, citations=list(s.citations), support=s.support, score=s.score)
+            for s in a.sentences
+        ],
+        retrieved=[
+            Retrieved(rank=h.rank, paper_id=h.paper_id, title=h.title, score=round(h.score, 6),
+                      chunk=h.chunk, sources=list(h.sources), given_as=given.get(h.paper_id))
+            for h in a.retrieval.hits
+        ],
+        timings=a.timings,
+        model=model,
+        fingerprint=fingerprint,
+        abstain_reason=a.abstain_reason,
+        standalone_question=a.standalone_question,
     )

@@ -74,7 +74,6 @@ class LLMSettings(BaseSettings):
         description="Bearer key; falls back to OPENAI_API_KEY. Never logged.",
     )
     timeout_s: float = Field(120.0, gt=0, description="Seconds without a token before giving up.")
-    connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to open a connection.")
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
     max_answer_tokens: int = Field(256, ge=16, description="Longest answer generated.")
     port: int = Field(8765, description="Port of the local llama.cpp server on 127.0.0.1.")
@@ -90,6 +89,12 @@ class AnswerSettings(BaseSettings):
         600, ge=100, description="Uncached prompt budget: sources + question (prefill ~50 tok/s)."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
+    max_sources: int = Field(4, ge=1, le=10, description="Papers given to the LLM per answer.")
+    abstain_override_min: float = Field(
+        0.55,
+        description="If the model abstains although the best source is at least this similar, "
+        "it is asked once more (guards against false abstention by the small model).",
+    )
     abstain_min_score: float = Field(
         0.30, description="Abstain when the best dense similarity is below this (calibrated by eval)."
     )

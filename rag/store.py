@@ -114,7 +114,7 @@ class Store:
         name = settings.collection_name()
         try:
             col = _collection(client, name, embedder_name, create)
-        except StoreError:
+        except (StoreError, ConfigError):
             raise
         except Exception as e:  # wrap whatever the chroma client raised at this boundary
             raise StoreError(f"cannot open collection {name} at {describe_location(settings)}: {e}") from e

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.corpus import ParseResult, load_corpus
 from rag.embed import Embedder, TokenCounter, make_embedder, packaged_model_dir
@@ -12,6 +13,10 @@ from rag.ingest import IngestSummary, ingest
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Store, writer_lock
+
+if TYPE_CHECKING:
+    from rag.answer import AnswerEngine
+    from rag.llm_server import LocalServer
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -46,3 +51,39 @@ def run_ingest(
             progress,
         )
     return parsed, summary
+
+
+def model_dir(settings: Settings) -> Path:
+    return settings.data_dir / "model"
+
+
+def start_llm(settings: Settings, progress: bool = True) -> tuple[str, LocalServer | None]:
+    """The endpoint to talk to: RAG_LLM_BASE_URL as given, or the packaged model served locally
+    (assembled on first use, then started or reused; the caller stops what it owns)."""
+    if settings.llm.base_url:
+        return settings.llm.base_url, None
+    from rag.llm_server import LocalServer
+    from rag.model import ensure_gguf
+
+    server = LocalServer.from_settings(settings, ensure_gguf(model_dir(settings), progress))
+    return server.start(), server
+
+
+def build_engine(
+    settings: Settings, base_url: str, retriever: Retriever | None = None
+) -> AnswerEngine:
+    from rag.answer import AnswerEngine
+    from rag.llm import make_llm
+    from rag.prompts import load_prompts
+
+    retriever = retriever or open_retriever(settings)
+    return AnswerEngine(
+        retriever=retriever,
+        llm=make_llm(settings.llm, base_url),
+        llm_url=base_url,
+        prompts=load_prompts(),
+        cfg=settings.answer,
+        embedder=retriever.embedder,
+        count_tokens=TokenCounter(packaged_model_dir()),
+        model_name=settings.llm.model,
+    )

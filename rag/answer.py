@@ -1,0 +1,352 @@
+"""The cited-answer engine: retrieve → numbered sources → prompt from prompts/ → streamed answer
+→ citation check and abstention. Yields events so the CLI and the UI can show sources before
+the first token (prefill takes seconds on 2 cores)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag import citations as cit
+from rag.embed import Embedder
+from rag.errors import QuestionError
+from rag.llm import ChatTurn, Usage, stream_chat
+from rag.prompts import ABSTAIN_PHRASE, Prompts
+from rag.retrieve import PaperHit, Retrieval, Retriever
+from rag.settings import AnswerSettings
+
+log = logging.getLogger(__name__)
+_FOLLOWUP_CUES = re.compile(
+    r"\b(it|its|this|that|these|those|they|them|their|the (method|paper|approach|model|work))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    n: int
+    hit: PaperHit
+    passage: str  # what the model was given (trimmed to the prompt budget)
+
+
+@dataclass
+class Answer:
+    question: str
+    standalone_question: str
+    text: str
+    abstained: bool
+    abstain_reason: str | None
+    sources: list[Source]
+    sentences: list[cit.Sentence]
+    retrieval: Retrieval
+    timings: dict[str, float | int | None]
+    raw_text: str
+
+    @property
+    def cited(self) -> list[Source]:
+        numbers = {n for s in self.sentences for n in s.citations}
+        return [s for s in self.sources if s.n in numbers]
+
+
+@dataclass
+class Turn:
+    question: str
+    standalone: str
+    answer: str
+    paper_ids: tuple[str, ...]
+    sources: list[Source]
+    messages: list[ChatTurn]
+
+
+@dataclass
+class Conversation:
+    turns: list[Turn] = field(default_factory=list)
+
+    @property
+    def last(self) -> Turn | None:
+        return self.turns[-1] if self.turns else None
+
+
+# Events streamed to callers.
+@dataclass(frozen=True)
+class Retrieved:
+    retrieval: Retrieval
+    sources: list[Source]
+
+
+@dataclass(frozen=True)
+class Status:
+    text: str
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class Restart:
+    """The streamed text so far is replaced (the model is asked again)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Done:
+    answer: Answer
+
+
+Event = Retrieved | Status | Token | Restart | Done
+
+
+def condense(question: str, conv: Conversation | None) -> str:
+    """Standalone retrieval query for a follow-up. Deterministic and instant: a question that
+    refers back ("it", "that method", …) or is very short is joined to the previous standalone
+    question; an LLM rewrite would cost seconds of prefill on 2 cores."""
+    last = conv.last if conv else None
+    if last and (_FOLLOWUP_CUES.search(question) or len(question.split()) <= 4):
+        return f"{last.standalone} {question}"
+    return question
+
+
+def check_question(question: str, max_chars: int) -> str:
+    q = " ".join((question or "").split())
+    if not q:
+        raise QuestionError("the question is empty; ask something about the papers")
+    if len(q) > max_chars:
+        raise QuestionError(
+            f"the question is {len(q):,} characters; the limit is {max_chars:,} "
+            "(RAG_ANSWER_MAX_QUESTION_CHARS). Shorten it."
+        )
+    return q
+
+
+def safe(text: str) -> str:
+    """Paper text cannot close its <source> delimiter and pose as instructions."""
+    return re.sub(r"</?\s*source\b", "‹source", text, flags=re.IGNORECASE)
+
+
+class AnswerEngine:
+    def __init__(
+        self,
+        retriever: Retriever,
+        llm: Any,
+        llm_url: str,
+        prompts: Prompts,
+        cfg: AnswerSettings,
+        embedder: Embedder,
+        count_tokens: Callable[[str], int],
+        model_name: str,
+    ) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.llm_url = llm_url
+        self.prompts = prompts
+        self.cfg = cfg
+        self.embedder = embedder
+        self.count = count_tokens
+        self.model_name = model_name
+        self.checker = cit.Checker(cfg.support_min)
+        self._last_prompt = ""  # what the server last saw: its KV cache holds this prefix
+
+    def ask(self, question: str, conv: Conversation | None = None, **kw: Any) -> Answer:
+        for event in self.stream(question, conv, **kw):
+            if isinstance(event, Done):
+                return event.answer
+        raise AssertionError("stream ended without Done")
+
+    def stream(
+        self,
+        question: str,
+        conv: Conversation | None = None,
+        max_sources: int | None = None,
+        mode: str | None = None,
+    ) -> Iterator[Event]:
+        start = time.perf_counter()
+        q = check_question(question, self.cfg.max_question_chars)
+        standalone = condense(q, conv)
+        n = max_sources or self.cfg.max_sources
+        retrieval = self.retriever.search(standalone, top_k=max(n, self.retriever.cfg.top_k), mode=mode)
+        reuse = self._reusable(conv, retrieval, n)
+        sources = reuse.sources if reuse else self._sources(retrieval.hits[:n], q)
+        yield Retrieved(retrieval, sources)
+        if self._weak_evidence(retrieval):
+            yield Done(self._abstain(q, standalone, sources, retrieval, start, "retrieval"))
+            return
+        messages = self._messages(q, sources, reuse)
+        yield Status(f"model reading {len(sources)} sources…")
+        run = _Run(start)
+        yield from self._generate(messages, run)
+        if cit.is_abstention(run.text) and self._strong_evidence(retrieval):
+            yield Restart("the model abstained although a source matches well; asking again")
+            retry = self.prompts.retry.format(n=1, question=q)
+            messages = [*messages, ChatTurn("assistant", run.text), ChatTurn("user", retry)]
+            run = _Run(start, ttft_ms=run.ttft_ms)
+            yield from self._generate(messages, run)
+        answer = self._finish(q, standalone, sources, retrieval, run, start)
+        if conv is not None:
+            conv.turns.append(self._turn(q, standalone, answer, messages))
+        yield Done(answer)
+
+    # -- retrieval side -------------------------------------------------------------------
+
+    def _reusable(self, conv: Conversation | None, r: Retrieval, n: int) -> Turn | None:
+        """A follow-up whose retrieved papers were all given last turn keeps that turn's prompt,
+        so the server reuses its KV cache and the numbering stays the same."""
+        last = conv.last if conv else None
+        if last is None or not last.messages:
+            return None
+        wanted = {h.paper_id for h in r.hits[:n]}
+        return last if wanted <= set(last.paper_ids) else None
+
+    def _sources(self, hits: list[PaperHit], question: str) -> list[Source]:
+        if not hits:
+            return []
+        overhead = self.count(self.prompts.sources) + self.count(question) + 12 * len(hits)
+        per_source = max(40, (self.cfg.prompt_budget_tokens - overhead) // len(hits))
+        return [
+            Source(i, h, self._trim(h.chunk, per_source - self.count(h.title)))
+            for i, h in enumerate(hits, start=1)
+        ]
+
+    def _trim(self, passage: str, budget: int) -> str:
+        out: list[str] = []
+        for sentence in cit.split_sentences(passage):
+            if self.count(" ".join([*out, sentence])) > budget:
+                break
+            out.append(sentence)
+        if not out:  # one long first sentence: cut at a word boundary
+            words = passage.split()
+            while words and self.count(" ".join(words)) > budget:
+                words = words[: max(1, int(len(words) * 0.85))]
+            out = [" ".join(words) + " …"]
+        return " ".join(out)
+
+    def _weak_evidence(self, r: Retrieval) -> bool:
+        best = r.best_similarity
+        return not r.hits or (best is not None and best < self.cfg.abstain_min_score)
+
+    def _strong_evidence(self, r: Retrieval) -> bool:
+        best = r.best_similarity
+        return best is not None and best >= self.cfg.abstain_override_min
+
+    # -- generation side ------------------------------------------------------------------
+
+    def _messages(self, q: str, sources: list[Source], reuse: Turn | None) -> list[ChatTurn]:
+        if reuse:
+            follow = self.prompts.followup.format(question=q)
+            return [*reuse.messages, ChatTurn("assistant", reuse.answer), ChatTurn("user", follow)]
+        blocks = "\n".join(
+            self.prompts.source.format(n=s.n, title=safe(s.hit.title), passage=safe(s.passage))
+            for s in sources
+        )
+        user = self.prompts.sources.format(sources=blocks, question=q)
+        return [ChatTurn("system", self.prompts.system_text()), ChatTurn("user", user)]
+
+    def _generate(self, messages: list[ChatTurn], run: _Run) -> Iterator[Event]:
+        prompt = "\n".join(m.content for m in messages)
+        run.cached_estimate = self.count(_common_prefix(prompt, self._last_prompt))
+        run.prompt_estimate = self.count(prompt)
+        sent = time.perf_counter()
+        for part in stream_chat(self.llm, messages, self.llm_url):
+            if isinstance(part, Usage):
+                run.usage = part
+                continue
+            if run.ttft_ms is None:
+                run.ttft_ms = (time.perf_counter() - run.start) * 1000
+                run.first_token_at = time.perf_counter()
+            run.pieces += 1
+            run.text += part
+            yield Token(part)
+        run.sent_at = sent
+        self._last_prompt = prompt + run.text
+
+    # -- post-processing ------------------------------------------------------------------
+
+    def _similarity(self, sources: list[Source]) -> cit.Similarity:
+        def sims(sentences: list[str]) -> list[list[float]]:
+            vecs = self.embedder.embed(sentences + [f"{s.hit.title}\n{s.passage}" for s in sources])
+            sent, src = vecs[: len(sentences)], vecs[len(sentences) :]
+            return [[_dot(a, b) for b in src] for a in sent]
+
+        return sims
+
+    def _finish(
+        self, q: str, standalone: str, sources: list[Source], r: Retrieval, run: _Run, start: float
+    ) -> Answer:
+        sentences = cit.check_answer(run.text, len(sources), self._similarity(sources), self.checker)
+        content = [s for s in sentences if s.support != cit.ABSTENTION]
+        if not content or (cit.is_abstention(run.text) and not any(s.citations for s in content)):
+            a = self._abstain(q, standalone, sources, r, start, "model", run)
+            return a
+        text = " ".join(s.text for s in sentences)
+        return Answer(q, standalone, text, False, None, sources, sentences, r,
+                      self._timings(r, run, start), run.text)
+
+    def _abstain(
+        self,
+        q: str,
+        standalone: str,
+        sources: list[Source],
+        r: Retrieval,
+        start: float,
+        reason: str,
+        run: _Run | None = None,
+    ) -> Answer:
+        sentence = cit.Sentence(ABSTAIN_PHRASE, (), cit.ABSTENTION, None)
+        return Answer(q, standalone, ABSTAIN_PHRASE, True, reason, sources, [sentence], r,
+                      self._timings(r, run, start), run.text if run else "")
+
+    def _timings(self, r: Retrieval, run: _Run | None, start: float) -> dict[str, Any]:
+        total = (time.perf_counter() - start) * 1000
+        t: dict[str, Any] = {"retrieve_ms": round(r.retrieve_ms, 1), "total_ms": round(total, 1)}
+        t.update(run.timings() if run else {"ttft_ms": None, "prompt_tokens": 0, "cached_tokens": 0})
+        return t
+
+    def _turn(self, q: str, standalone: str, a: Answer, messages: list[ChatTurn]) -> Turn:
+        ids = tuple(s.hit.paper_id for s in a.sources)
+        return Turn(q, standalone, a.raw_text or a.text, ids, a.sources, messages)
+
+
+@dataclass
+class _Run:
+    start: float
+    ttft_ms: float | None = None
+    text: str = ""
+    pieces: int = 0
+    usage: Usage | None = None
+    prompt_estimate: int = 0
+    cached_estimate: int = 0
+    first_token_at: float | None = None
+    sent_at: float | None = None
+
+    def timings(self) -> dict[str, Any]:
+        u = self.usage
+        gen_s = time.perf_counter() - self.first_token_at if self.first_token_at else None
+        completion = u.completion_tokens if u and u.completion_tokens else self.pieces
+        return {
+            "ttft_ms": None if self.ttft_ms is None else round(self.ttft_ms, 1),
+            "prompt_tokens": u.prompt_tokens if u and u.prompt_tokens else self.prompt_estimate,
+            "cached_tokens": u.cached_tokens if u and u.cached_tokens is not None
+            else self.cached_estimate,
+            "tokens_estimated": not (u and u.prompt_tokens),
+            "completion_tokens": completion,
+            "gen_tokens_per_s": round(completion / gen_s, 2) if gen_s and completion > 1 else None,
+        }
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+def _dot(a: list[float], b: list[float]) -> float:
+    return float(sum(x * y for x, y in zip(a, b, strict=True)))  # vectors are unit-normalised

@@ -1,0 +1,57 @@
+"""Prompt templates live as files in prompts/; this loads them and checks their placeholders,
+so a template edited into a wrong shape fails at start-up, not mid-answer."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import ConfigError
+from rag.settings import REPO_ROOT
+
+# The one abstention phrase: used by the system prompt, the answer code, the eval and the tests.
+ABSTAIN_PHRASE = "The provided papers do not contain the answer."
+
+PROMPTS_DIR = REPO_ROOT / "prompts"
+PLACEHOLDERS: dict[str, set[str]] = {
+    "system": {"abstain_phrase"},
+    "sources": {"sources", "question"},
+    "source": {"n", "title", "passage"},
+    "followup": {"question"},
+    "retry": {"n", "question"},
+    "condense": {"history", "question"},
+}
+
+
+@dataclass(frozen=True)
+class Prompts:
+    system: str
+    sources: str
+    source: str
+    followup: str
+    retry: str
+    condense: str
+
+    def system_text(self) -> str:
+        return self.system.format(abstain_phrase=ABSTAIN_PHRASE)
+
+
+def fields(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+def load_prompts(directory: Path = PROMPTS_DIR) -> Prompts:
+    texts: dict[str, str] = {}
+    for name, expected in PLACEHOLDERS.items():
+        path = directory / f"{name}.md"
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"prompt template {path} is missing: {e.strerror}") from e
+        if fields(text) != expected:
+            raise ConfigError(
+                f"prompt {path} has placeholders {sorted(fields(text))}, expected {sorted(expected)}"
+            )
+        texts[name] = text
+    return Prompts(**texts)

@@ -1,0 +1,46 @@
+"""Shared fixtures: the real packaged embedder and a real Chroma store in a tmp dir."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.settings import REPO_ROOT, Settings
+
+QUESTIONS = REPO_ROOT / "eval" / "questions.jsonl"
+
+
+def load_questions(kind: str | None = None) -> list[dict]:
+    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    return [r for r in rows if kind is None or r["type"] == kind]
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from rag.embed import LocalEmbedder, packaged_model_dir
+
+    return LocalEmbedder(packaged_model_dir())
+
+
+@pytest.fixture(scope="session")
+def corpus_settings(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Settings]:
+    """The bundled corpus ingested once into a persistent Chroma in a tmp dir."""
+    from rag.wiring import run_ingest
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("store"))
+    run_ingest(settings, progress=False)
+    yield settings
+
+
+@pytest.fixture(scope="session")
+def retriever(corpus_settings: Settings, embedder):
+    from rag.wiring import open_retriever
+
+    return open_retriever(corpus_settings, embedder)
+
+
+def settings_in(path: Path, **kw) -> Settings:
+    return Settings(data_dir=path, **kw)

@@ -1,0 +1,80 @@
+"""Ingestion into a real persistent Chroma with the real packaged embedder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.errors import ConfigError, StoreError
+from rag.settings import Settings
+from rag.store import Store, writer_lock
+from rag.wiring import open_retriever, open_store, run_ingest
+
+pytestmark = pytest.mark.slow
+
+ABSTRACT = "Sparse experts route each token to a few specialised feed-forward blocks. " * 3
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_ingesting_the_seed_corpus_twice_changes_nothing(
+    corpus_settings: Settings, embedder
+) -> None:
+    store = open_store(corpus_settings, embedder)
+    before = store.chunk_index()
+    parsed, summary = run_ingest(corpus_settings, progress=False)
+    assert len(parsed.papers) == 519
+    assert (summary.added, summary.removed, summary.updated) == (0, 0, 0)
+    assert store.chunk_index() == before
+    assert len({pid for pid, _ in before.values()}) == 519
+
+
+def test_changed_abstract_replaces_its_chunks(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    corpus = write_jsonl(tmp_path / "a.jsonl", [{"title": "Routing Experts", "abstract": ABSTRACT}])
+    _, first = run_ingest(settings, [corpus], progress=False)
+    write_jsonl(corpus, [{"title": "Routing Experts", "abstract": ABSTRACT.replace("few", "two")}])
+    _, second = run_ingest(settings, [corpus], progress=False)
+    assert second.added == first.chunks and second.removed == first.chunks
+    retriever = open_retriever(settings)
+    assert retriever.chunk_count == second.chunks
+    assert all("two specialised" in c.text for c in retriever.store.all_chunks())
+
+
+def test_a_paper_seen_in_a_new_file_gains_the_source(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    row = {"title": "Routing Experts", "abstract": ABSTRACT}
+    a = write_jsonl(tmp_path / "a.jsonl", [row])
+    run_ingest(settings, [a], progress=False)
+    _, summary = run_ingest(settings, [a, write_jsonl(tmp_path / "b.jsonl", [row])], progress=False)
+    assert summary.added == 0 and summary.updated == summary.chunks
+    chunks = open_retriever(settings).store.all_chunks()
+    assert {c.sources for c in chunks} == {("a.jsonl", "b.jsonl")}
+
+
+def test_another_writer_holding_the_store_is_a_clear_error(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    with writer_lock(settings), pytest.raises(StoreError, match="another writer"):
+        run_ingest(settings, progress=False)
+
+
+def test_missing_store_says_to_ingest(tmp_path: Path, embedder) -> None:
+    with pytest.raises(StoreError, match="rag ingest"):
+        open_retriever(Settings(data_dir=tmp_path / "nothing"), embedder)
+
+
+def test_mixing_embedders_in_one_collection_is_refused(corpus_settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="mixing embedders"):
+        Store.open(corpus_settings, "openai:some-other-model")
+
+
+def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="RAG_DATA_DIR"):
+        run_ingest(Settings(data_dir=blocker / "data"), progress=False)

@@ -1,0 +1,118 @@
+"""Parser behaviour on both listing layouts, JSONL, and each kind of broken input."""
+
+from pathlib import Path
+
+import pytest
+
+from rag.corpus import load_corpus, paper_id, parse_listing
+from rag.errors import CorpusError
+
+A1 = "Alpha: A Study of Things"
+A2 = "Beta Networks for Gamma"
+ABS1 = "We study things. " * 12
+ABS2 = "Gamma is hard; beta networks help a lot with it. " * 8
+
+
+def spaced(*lines: str) -> str:
+    return "\n\n".join(lines) + "\n"
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return p
+
+
+def test_blank_line_layout_with_headers() -> None:
+    text = spaced("new", "Get trending papers in your email inbox!", "Subscribe",
+                  "Daily Papers", "byAK and the research community", "Mar 11", A1, ABS1, A2, ABS2)
+    entries, issues = parse_listing(text, "a.txt")
+    assert [e.title for e in entries] == [A1, A2]
+    assert issues == []
+
+
+def test_glued_subscribe_layout() -> None:
+    text = "\n".join(["Get trending papers in your email inbox once a day!",
+                      "Get trending papers in your email inbox!", "Subscribe" + A1, ABS1, A2, ABS2])
+    entries, issues = parse_listing(text, "b.txt")
+    assert [e.title for e in entries] == [A1, A2]
+    assert entries[0].abstract == ABS1.strip()
+    assert issues == []
+
+
+def test_missing_abstract_costs_one_record_not_the_rest() -> None:
+    text = spaced("Subscribe", A1, "Orphan Title Without Abstract", A2, ABS2, "Third Paper", ABS1)
+    entries, issues = parse_listing(text, "c.txt")
+    assert [e.title for e in entries] == [A2, "Third Paper"]
+    # Two short lines in a row cannot be told apart: one record rejected, naming the title.
+    assert len(issues) == 1 and issues[0].file == "c.txt" and issues[0].line == 4
+    assert A1[:20] in issues[0].message
+
+
+def test_header_line_where_title_should_be_is_reported() -> None:
+    entries, issues = parse_listing(spaced(A1, ABS1, "Subscribe", A2, ABS2), "d.txt")
+    orphan, orphan_issues = parse_listing(spaced(A1, A2, ABS2), "d2.txt")
+    assert [e.title for e in orphan] == [A2] and "has no abstract" in orphan_issues[0].message
+    assert [e.title for e in entries] == [A1, A2]
+    assert len(issues) == 1 and "header-like" in issues[0].message and issues[0].line == 5
+
+
+def test_short_abstract_and_odd_line_count_are_rejected_with_line() -> None:
+    entries, issues = parse_listing("\n".join([A1, "Too short.", A2, ABS2, "Dangling Title"]), "e")
+    assert [e.title for e in entries] == [A2]
+    assert {i.line for i in issues} == {2, 5}
+    assert any("only 10 characters" in i.message for i in issues)
+
+
+def test_huge_line_is_rejected_not_crashing() -> None:
+    entries, issues = parse_listing("\n".join([A1, "x" * 1_000_000, A2, ABS2]), "f.txt")
+    assert [e.title for e in entries] == [A2]
+    assert "1,000,000 characters" in issues[0].message
+
+
+def test_empty_file_and_non_utf8_are_reported(tmp_path: Path) -> None:
+    write(tmp_path, "empty.txt", "")
+    write(tmp_path, "latin.txt", f"{A1}\n{ABS1}\n".encode() + b"Caf\xe9 Title\n" + ABS2.encode())
+    result = load_corpus([tmp_path])
+    assert sorted(p.title for p in result.papers) == sorted([A1, "Caf\ufffd Title"])
+    messages = [str(i) for i in result.issues]
+    assert any("empty.txt" in m and "empty file" in m for m in messages)
+    offset = len(f"{A1}\n{ABS1}\n".encode()) + 3
+    assert any("latin.txt" in m and f"byte offset {offset}" in m for m in messages)
+
+
+def test_duplicates_merge_sources_and_conflicts_keep_first(tmp_path: Path) -> None:
+    write(tmp_path, "a1.txt", spaced(A1, ABS1))
+    write(tmp_path, "b2.txt", spaced(A1.upper() + " ", ABS1, A2, ABS2))
+    write(tmp_path, "c3.txt", spaced(A2, "A different abstract about gamma. " * 5))
+    result = load_corpus([tmp_path])
+    assert result.entries == 4 and len(result.papers) == 2 and result.merged_duplicates == 2
+    by_title = {p.title: p for p in result.papers}
+    assert by_title[A1].sources == ("a1.txt", "b2.txt")
+    assert by_title[A2].abstract == ABS2.strip()
+    conflict = [i for i in result.issues if "different abstract" in i.message]
+    assert len(conflict) == 1 and conflict[0].file == "c3.txt"
+
+
+def test_jsonl_records_and_bad_lines(tmp_path: Path) -> None:
+    good = '{"title": "%s", "abstract": "%s", "year": 2024, "authors": ["A. B."], "url": "u"}'
+    write(tmp_path, "mine.jsonl", "\n".join([good % (A1, ABS1.strip()), "{not json", '{"title": "x"}', "[]"]))
+    result = load_corpus([tmp_path / "mine.jsonl"])
+    assert [(p.title, p.year, p.authors) for p in result.papers] == [(A1, 2024, ("A. B.",))]
+    assert [i.line for i in result.issues] == [2, 3, 4]
+
+
+def test_paper_id_is_stable_under_case_and_punctuation() -> None:
+    assert paper_id("QLoRA: Efficient  Finetuning") == paper_id("qlora efficient finetuning")
+    assert paper_id("QLoRA") != paper_id("LoRA")
+
+
+def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus([tmp_path / "nope"])
+
+
+def test_bundled_seed_corpus_counts() -> None:
+    result = load_corpus([Path(__file__).parents[2] / "data" / "corpus"])
+    assert (result.files, result.entries, len(result.papers)) == (4, 601, 519)
+    assert result.rejected == 0
