@@ -96,7 +96,7 @@ class AnswerSettings(BaseSettings):
         "it is asked once more (guards against false abstention by the small model).",
     )
     abstain_min_score: float = Field(
-        0.30, description="Abstain when the best dense similarity is below this (calibrated by eval)."
+        0.32, description="Abstain when the best dense similarity is below this (calibrated by eval)."
     )
     support_min: float = Field(
         0.35, description="Sentence-to-chunk similarity at or above which a citation is supported."

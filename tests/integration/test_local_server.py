@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -87,15 +88,17 @@ def test_start_during_an_answer_reuses_the_busy_server_and_does_not_cut_the_answ
     llm_server: LocalServer, gguf_path: Path, llm_run_dir: Path
 ) -> None:
     first_chunk, chunks = threading.Event(), []
-    streamer = threading.Thread(
-        target=_stream_chat, args=(llm_server.base_url, llm_server.model_alias, first_chunk, chunks)
-    )
-    streamer.start()
-    assert first_chunk.wait(120)
-    # Same run dir as the app would share: the state file says the busy port is ours.
-    second = LocalServer(gguf_path, llm_server.model_alias, llm_server.port, llm_run_dir)
-    assert second.start() == llm_server.base_url and not second.owned
-    streamer.join(180)
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(
+            _stream_chat, llm_server.base_url, llm_server.model_alias, first_chunk, chunks
+        )
+        while not first_chunk.wait(0.2) and not answer.done():
+            pass
+        assert first_chunk.is_set(), answer.result()  # re-raises the streamer's error, if any
+        # Same run dir as the app would share: the state file says the busy port is ours.
+        second = LocalServer(gguf_path, llm_server.model_alias, llm_server.port, llm_run_dir)
+        assert second.start() == llm_server.base_url and not second.owned
+        answer.result(timeout=180)
     reasons = [c["choices"][0].get("finish_reason") for c in chunks if c["choices"]]
     assert reasons[-1] == "length"  # ran to max_tokens: the probes did not interrupt it
 
