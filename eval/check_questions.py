@@ -7,6 +7,7 @@ FILE defaults to eval/questions.jsonl and DIR to data/corpus (falling back to
 /work/shared/corpus when data/corpus does not exist), both relative to the repo
 root (the parent of this script's directory). Stdlib only. Exit status 1 on any error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,13 +19,24 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FALLBACK_CORPUS = Path("/work/shared/corpus")
-FIELDS = {"qid": str, "type": str, "question": str, "gold_titles": list,
-          "answer_points": list, "notes": str}
+FIELDS = {
+    "qid": str,
+    "type": str,
+    "question": str,
+    "gold_titles": list,
+    "answer_points": list,
+    "notes": str,
+}
 TYPES = ("lookup", "synthesis", "numeric", "unanswerable")
 ABSTAIN_POINTS = ["says the corpus does not contain the answer"]
-HEADER_LINES = {"new", "Subscribe", "Daily Papers", "byAK and the research community",
-                "Get trending papers in your email inbox!",
-                "Get trending papers in your email inbox once a day!"}
+HEADER_LINES = {
+    "new",
+    "Subscribe",
+    "Daily Papers",
+    "byAK and the research community",
+    "Get trending papers in your email inbox!",
+    "Get trending papers in your email inbox once a day!",
+}
 DATE_LINE = re.compile(r"[A-Z][a-z]{2} \d{1,2}")
 
 
@@ -36,7 +48,7 @@ def parse_corpus_file(path: Path) -> list[tuple[str, str]]:
         i += 1
     body = lines[i:]
     if body and body[0].startswith("Subscribe"):
-        body[0] = body[0][len("Subscribe"):].strip()
+        body[0] = body[0][len("Subscribe") :].strip()
     if len(body) % 2:
         print(f"warning: {path.name}: odd number of title/abstract lines", file=sys.stderr)
     return [(body[k], body[k + 1]) for k in range(0, len(body) - 1, 2)]

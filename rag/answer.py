@@ -165,12 +165,17 @@ class AnswerEngine:
         conv: Conversation | None = None,
         max_sources: int | None = None,
         mode: str | None = None,
+        temperature: float | None = None,
     ) -> Iterator[Event]:
+        """Events for one turn: Retrieved, Status, Token…, (Restart, Token…), Done. Closing the
+        generator early closes the HTTP stream, which stops generation on the server."""
         start = time.perf_counter()
         q = check_question(question, self.cfg.max_question_chars)
         standalone = condense(q, conv)
         n = max_sources or self.cfg.max_sources
-        retrieval = self.retriever.search(standalone, top_k=max(n, self.retriever.cfg.top_k), mode=mode)
+        retrieval = self.retriever.search(
+            standalone, top_k=max(n, self.retriever.cfg.top_k), mode=mode
+        )
         reuse = self._reusable(conv, retrieval, n)
         sources = reuse.sources if reuse else self._sources(retrieval.hits[:n], q)
         yield Retrieved(retrieval, sources)
@@ -179,13 +184,13 @@ class AnswerEngine:
             return
         messages = self._messages(q, sources, reuse)
         yield Status(f"model reading {len(sources)} sources…")
-        run = _Run(start)
+        run = _Run(start, overrides={} if temperature is None else {"temperature": temperature})
         yield from self._generate(messages, run)
         if cit.is_abstention(run.text) and self._strong_evidence(retrieval):
             yield Restart("the model abstained although a source matches well; asking again")
             retry = self.prompts.retry.format(n=1, question=q)
             messages = [*messages, ChatTurn("assistant", run.text), ChatTurn("user", retry)]
-            run = _Run(start, ttft_ms=run.ttft_ms)
+            run = _Run(start, ttft_ms=run.ttft_ms, overrides=run.overrides)
             yield from self._generate(messages, run)
         answer = self._finish(q, standalone, sources, retrieval, run, start)
         if conv is not None:
@@ -227,8 +232,11 @@ class AnswerEngine:
         return " ".join(out)
 
     def _weak_evidence(self, r: Retrieval) -> bool:
+        """Neither the embedder nor the words of the question find a match: abstain without
+        spending a generation. Both thresholds are calibrated by the eval harness."""
         best = r.best_similarity
-        return not r.hits or (best is not None and best < self.cfg.abstain_min_score)
+        weak_dense = best is None or best < self.cfg.abstain_min_score
+        return not r.hits or (weak_dense and r.best_overlap < self.cfg.abstain_min_overlap)
 
     def _strong_evidence(self, r: Retrieval) -> bool:
         best = r.best_similarity
@@ -252,7 +260,7 @@ class AnswerEngine:
         run.cached_estimate = self.count(_common_prefix(prompt, self._last_prompt))
         run.prompt_estimate = self.count(prompt)
         sent = time.perf_counter()
-        for part in stream_chat(self.llm, messages, self.llm_url):
+        for part in stream_chat(self.llm, messages, self.llm_url, **run.overrides):
             if isinstance(part, Usage):
                 run.usage = part
                 continue
@@ -278,14 +286,26 @@ class AnswerEngine:
     def _finish(
         self, q: str, standalone: str, sources: list[Source], r: Retrieval, run: _Run, start: float
     ) -> Answer:
-        sentences = cit.check_answer(run.text, len(sources), self._similarity(sources), self.checker)
+        sentences = cit.check_answer(
+            run.text, len(sources), self._similarity(sources), self.checker
+        )
         content = [s for s in sentences if s.support != cit.ABSTENTION]
         if not content or (cit.is_abstention(run.text) and not any(s.citations for s in content)):
             a = self._abstain(q, standalone, sources, r, start, "model", run)
             return a
         text = " ".join(s.text for s in sentences)
-        return Answer(q, standalone, text, False, None, sources, sentences, r,
-                      self._timings(r, run, start), run.text)
+        return Answer(
+            q,
+            standalone,
+            text,
+            False,
+            None,
+            sources,
+            sentences,
+            r,
+            self._timings(r, run, start),
+            run.text,
+        )
 
     def _abstain(
         self,
@@ -298,13 +318,25 @@ class AnswerEngine:
         run: _Run | None = None,
     ) -> Answer:
         sentence = cit.Sentence(ABSTAIN_PHRASE, (), cit.ABSTENTION, None)
-        return Answer(q, standalone, ABSTAIN_PHRASE, True, reason, sources, [sentence], r,
-                      self._timings(r, run, start), run.text if run else "")
+        return Answer(
+            q,
+            standalone,
+            ABSTAIN_PHRASE,
+            True,
+            reason,
+            sources,
+            [sentence],
+            r,
+            self._timings(r, run, start),
+            run.text if run else "",
+        )
 
     def _timings(self, r: Retrieval, run: _Run | None, start: float) -> dict[str, Any]:
         total = (time.perf_counter() - start) * 1000
         t: dict[str, Any] = {"retrieve_ms": round(r.retrieve_ms, 1), "total_ms": round(total, 1)}
-        t.update(run.timings() if run else {"ttft_ms": None, "prompt_tokens": 0, "cached_tokens": 0})
+        t.update(
+            run.timings() if run else {"ttft_ms": None, "prompt_tokens": 0, "cached_tokens": 0}
+        )
         return t
 
     def _turn(self, q: str, standalone: str, a: Answer, messages: list[ChatTurn]) -> Turn:
@@ -316,6 +348,7 @@ class AnswerEngine:
 class _Run:
     start: float
     ttft_ms: float | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     pieces: int = 0
     usage: Usage | None = None
@@ -331,7 +364,8 @@ class _Run:
         return {
             "ttft_ms": None if self.ttft_ms is None else round(self.ttft_ms, 1),
             "prompt_tokens": u.prompt_tokens if u and u.prompt_tokens else self.prompt_estimate,
-            "cached_tokens": u.cached_tokens if u and u.cached_tokens is not None
+            "cached_tokens": u.cached_tokens
+            if u and u.cached_tokens is not None
             else self.cached_estimate,
             "tokens_estimated": not (u and u.prompt_tokens),
             "completion_tokens": completion,

@@ -17,7 +17,12 @@ MAX_RANGE = 20  # "[1-300]" is noise, not three hundred citations
 
 # Support labels carried by each sentence in the JSON output.
 SUPPORTED, CORRECTED, ADDED, UNSUPPORTED, UNCITED, ABSTENTION = (
-    "supported", "corrected", "added", "unsupported", "uncited", "abstention"
+    "supported",
+    "corrected",
+    "added",
+    "unsupported",
+    "uncited",
+    "abstention",
 )
 
 
@@ -62,8 +67,17 @@ def is_abstention(text: str) -> bool:
     low = " ".join(text.lower().split())
     if ABSTAIN_PHRASE.lower().rstrip(".") in low:
         return True
-    cues = ("do not contain", "does not contain", "not mentioned", "no information", "cannot answer",
-            "do not provide", "does not provide", "not provided in the", "not specified in the")
+    cues = (
+        "do not contain",
+        "does not contain",
+        "not mentioned",
+        "no information",
+        "cannot answer",
+        "do not provide",
+        "does not provide",
+        "not provided in the",
+        "not specified in the",
+    )
     return any(c in low for c in cues) and not parse(text)
 
 
@@ -120,5 +134,7 @@ def check_answer(
     sentences = split_sentences(answer)
     if not sentences:
         return []
-    sims = similarity([strip_markers(s) for s in sentences]) if n_sources else [[] for _ in sentences]
+    sims = (
+        similarity([strip_markers(s) for s in sentences]) if n_sources else [[] for _ in sentences]
+    )
     return [checker.check(s, parse(s), row) for s, row in zip(sentences, sims, strict=True)]

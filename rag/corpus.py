@@ -285,4 +285,3 @@ def merge(result: ParseResult, entries: Iterable[_Entry]) -> None:
 
 def _paper(pid: str, e: _Entry) -> Paper:
     return Paper(pid, e.title, e.abstract, (e.source,), e.url, e.authors, e.year)
-

@@ -1,16 +1,16 @@
 """The exception tree. Every message says what happened and what to do.
 
-    RagError
-    ├── ConfigError            you misconfigured it (bad setting, bad question, bad path)
-    │   └── QuestionError      empty or oversized question
-    └── RunError               it failed at run time
-        ├── CorpusError        a corpus file cannot be read at all
-        ├── StoreError         the vector store is missing, locked, read-only or unreachable
-        ├── EmbeddingError     the embedder cannot be loaded or reached
-        ├── ModelError         the packaged GGUF cannot be assembled
-        └── LLMError
-            ├── LLMUnavailableError   endpoint down, refusing, or too slow
-            └── LLMResponseError      endpoint answered with an error or garbage
+RagError
+├── ConfigError            you misconfigured it (bad setting, bad question, bad path)
+│   └── QuestionError      empty or oversized question
+└── RunError               it failed at run time
+    ├── CorpusError        a corpus file cannot be read at all
+    ├── StoreError         the vector store is missing, locked, read-only or unreachable
+    ├── EmbeddingError     the embedder cannot be loaded or reached
+    ├── ModelError         the packaged GGUF cannot be assembled
+    └── LLMError
+        ├── LLMUnavailableError   endpoint down, refusing, or too slow
+        └── LLMResponseError      endpoint answered with an error or garbage
 """
 
 from __future__ import annotations

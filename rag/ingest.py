@@ -64,7 +64,13 @@ def ingest(
 
     chunks = chunk_all(papers, cfg, count_tokens)
     new, relabel, stale = plan(chunks, store.chunk_index())
-    log.info("%d chunks, %d new, %d to relabel, %d stale", len(chunks), len(new), len(relabel), len(stale))
+    log.info(
+        "%d chunks, %d new, %d to relabel, %d stale",
+        len(chunks),
+        len(new),
+        len(relabel),
+        len(stale),
+    )
     with tqdm(total=len(new), unit="chunk", desc="embedding", disable=not progress) as bar:
         for start in range(0, len(new), batch_size):
             batch = new[start : start + batch_size]
@@ -74,4 +80,6 @@ def ingest(
     # Stale chunks go last: if the run dies before this, the paper still has its new chunks and
     # the next run removes the old ones.
     store.delete(stale)
-    return IngestSummary(len(papers), len(chunks), len(new), len(relabel), len(stale), store.count())
+    return IngestSummary(
+        len(papers), len(chunks), len(new), len(relabel), len(stale), store.count()
+    )

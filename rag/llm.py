@@ -57,18 +57,23 @@ def _usage(raw: Any) -> Usage | None:
     details = get("prompt_tokens_details")
     cached = None
     if details is not None:
-        cached = details.get("cached_tokens") if isinstance(details, dict) else details.cached_tokens
+        cached = (
+            details.get("cached_tokens") if isinstance(details, dict) else details.cached_tokens
+        )
     return Usage(get("prompt_tokens"), cached, get("completion_tokens"))
 
 
-def stream_chat(llm: Any, turns: list[ChatTurn], url: str) -> Iterator[str | Usage]:
-    """Yields text deltas, then (if the server reports it) one Usage."""
+def stream_chat(
+    llm: Any, turns: list[ChatTurn], url: str, **overrides: Any
+) -> Iterator[str | Usage]:
+    """Yields text deltas, then (if the server reports it) one Usage. `overrides` (e.g.
+    temperature) go to the API call for this request only."""
     from llama_index.core.llms import ChatMessage
 
     messages = [ChatMessage(role=t.role, content=t.content) for t in turns]
     usage: Usage | None = None
     try:
-        for chunk in llm.stream_chat(messages):
+        for chunk in llm.stream_chat(messages, **overrides):
             usage = _usage(chunk.raw) or usage
             if chunk.delta:
                 yield chunk.delta
@@ -102,9 +107,13 @@ def map_error(e: Exception, url: str, timeout: Any) -> LLMError:
             "set RAG_LLM_API_KEY (or OPENAI_API_KEY)"
         )
     if isinstance(e, openai.NotFoundError):
-        return LLMResponseError(f"the LLM endpoint {url} has no such model (HTTP 404); check RAG_LLM_MODEL")
+        return LLMResponseError(
+            f"the LLM endpoint {url} has no such model (HTTP 404); check RAG_LLM_MODEL"
+        )
     if isinstance(e, openai.APIStatusError):
-        return LLMResponseError(f"the LLM endpoint {url} answered HTTP {e.status_code}: {_short(e)}")
+        return LLMResponseError(
+            f"the LLM endpoint {url} answered HTTP {e.status_code}: {_short(e)}"
+        )
     return LLMResponseError(
         f"the LLM endpoint {url} returned something that is not an OpenAI chat response "
         f"({type(e).__name__}: {_short(e)}); is RAG_LLM_BASE_URL an OpenAI-compatible /v1 URL?"
@@ -131,5 +140,7 @@ def wait_models(base_url: str, timeout_s: float) -> None:
                 return
         except OSError as e:
             if time.monotonic() > deadline:
-                raise LLMUnavailableError(f"the LLM endpoint {base_url} is not answering: {e}") from e
+                raise LLMUnavailableError(
+                    f"the LLM endpoint {base_url} is not answering: {e}"
+                ) from e
             time.sleep(0.5)

@@ -146,10 +146,10 @@ class LocalServer:
                     return self.base_url
                 log.warning("local LLM server (pid %d) exited with %s; restarting", self.pid, code)
                 self._forget_process()
-            elif self._started and self._probe() is not Probe.FREE:
-                return self.base_url  # shared server of another process; it answers or is busy
             elif self._started:
-                log.warning("the shared local LLM server on %s went away; starting one", self.port)
+                if self._probe() in (Probe.OURS, Probe.BUSY):
+                    return self.base_url  # another process's server: answering or generating
+                log.warning("the shared local LLM server on port %d went away", self.port)
             return self.start()
 
     def stop(self) -> None:

@@ -27,6 +27,7 @@ class PaperHit:
     chunk_id: str
     sources: tuple[str, ...]
     dense_similarity: float | None  # cosine of the best chunk, when the dense retriever ran
+    term_overlap: float = 0.0  # share of the question's content terms found in the best chunk
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Retrieval:
     def best_similarity(self) -> float | None:
         sims = [h.dense_similarity for h in self.hits if h.dense_similarity is not None]
         return max(sims) if sims else None
+
+    @property
+    def best_overlap(self) -> float:
+        return max((h.term_overlap for h in self.hits), default=0.0)
 
 
 def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
@@ -67,11 +72,16 @@ class BM25Index:
         )
         self._index.index(tokens, show_progress=False)
 
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
+    def terms(self, text: str) -> list[str]:
+        """Stemmed content words, as BM25 sees them."""
         tokens = self._bm25s.tokenize(
-            [query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+            [text], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
         )
-        if not tokens or not tokens[0]:
+        return list(tokens[0]) if tokens else []
+
+    def search(self, query: str, n: int) -> list[tuple[str, float]]:
+        tokens = [self.terms(query)]
+        if not tokens[0]:
             return []
         n = min(n, len(self._ids))
         docs, scores = self._index.retrieve(tokens, k=n, show_progress=False, n_threads=1)
@@ -88,6 +98,7 @@ class Retriever:
         self._chunks: dict[str, StoredChunk] = {}
         self._bm25: BM25Index | None = None
         self._dense: Any = None
+        self._question = ""
 
     def load(self) -> None:
         chunks = self.store.all_chunks()
@@ -120,6 +131,7 @@ class Retriever:
             self.load()
         mode = mode or self.cfg.mode
         start = time.perf_counter()
+        self._question = question
         dense = self._dense_search(question) if mode != "bm25" else []
         sparse = self._sparse_search(question) if mode != "dense" else []
         hits = self._to_papers(dense, sparse, mode, top_k or self.cfg.top_k)
@@ -156,7 +168,16 @@ class Retriever:
     def _hit(self, rank: int, cid: str, score: float, sims: dict[str, float]) -> PaperHit:
         c = self._chunks[cid]
         paper_sims = [
-            s for i, s in sims.items() if i in self._chunks and self._chunks[i].paper_id == c.paper_id
+            s
+            for i, s in sims.items()
+            if i in self._chunks and self._chunks[i].paper_id == c.paper_id
         ]
         sim = max(paper_sims) if paper_sims else None
-        return PaperHit(rank, c.paper_id, c.title, score, c.passage, cid, c.sources, sim)
+        return PaperHit(
+            rank, c.paper_id, c.title, score, c.passage, cid, c.sources, sim, self._overlap(c)
+        )
+
+    def _overlap(self, chunk: StoredChunk) -> float:
+        assert self._bm25 is not None
+        wanted = set(self._bm25.terms(self._question))
+        return len(wanted & set(self._bm25.terms(chunk.text))) / len(wanted) if wanted else 0.0

@@ -104,8 +104,15 @@ def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
             for s in a.sentences
         ],
         retrieved=[
-            Retrieved(rank=h.rank, paper_id=h.paper_id, title=h.title, score=round(h.score, 6),
-                      chunk=h.chunk, sources=list(h.sources), given_as=given.get(h.paper_id))
+            Retrieved(
+                rank=h.rank,
+                paper_id=h.paper_id,
+                title=h.title,
+                score=round(h.score, 6),
+                chunk=h.chunk,
+                sources=list(h.sources),
+                given_as=given.get(h.paper_id),
+            )
             for h in a.retrieval.hits
         ],
         timings=a.timings,

@@ -47,7 +47,10 @@ class EmbedSettings(BaseSettings):
 class ChunkSettings(BaseSettings):
     model_config = _cfg("RAG_CHUNK_")
     max_tokens: int = Field(
-        200, ge=32, le=250, description="Word pieces per chunk, title included (embedder reads 256)."
+        200,
+        ge=32,
+        le=250,
+        description="Word pieces per chunk, title included (embedder reads 256).",
     )
     overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between chunks.")
 
@@ -65,7 +68,8 @@ class RetrievalSettings(BaseSettings):
 class LLMSettings(BaseSettings):
     model_config = _cfg("RAG_LLM_")
     base_url: str | None = Field(
-        None, description="OpenAI-compatible base URL (…/v1). Unset = start the packaged local model."
+        None,
+        description="OpenAI-compatible base URL (…/v1). Unset = start the packaged local model.",
     )
     model: str = Field("qwen2.5-coder-1.5b-instruct-q4_k_m", description="Model name sent.")
     api_key: SecretStr | None = Field(
@@ -96,7 +100,11 @@ class AnswerSettings(BaseSettings):
         "it is asked once more (guards against false abstention by the small model).",
     )
     abstain_min_score: float = Field(
-        0.32, description="Abstain when the best dense similarity is below this (calibrated by eval)."
+        0.32,
+        description="Abstain when the best dense similarity is below this (calibrated by eval).",
+    )
+    abstain_min_overlap: float = Field(
+        0.5, description="…and when under this share of the question's terms is in any source."
     )
     support_min: float = Field(
         0.35, description="Sentence-to-chunk similarity at or above which a citation is supported."

@@ -48,9 +48,7 @@ def _http_client(url: str) -> Any:
     if u.scheme not in ("http", "https") or not u.hostname:
         raise ConfigError(f"RAG_CHROMA_URL={url!r} is not an http(s)://host:port URL")
     try:
-        client = chromadb.HttpClient(
-            host=u.hostname, port=u.port or 8000, ssl=u.scheme == "https"
-        )
+        client = chromadb.HttpClient(host=u.hostname, port=u.port or 8000, ssl=u.scheme == "https")
         client.heartbeat()
     except Exception as e:  # chromadb raises bare ValueError/ConnectError variants here
         raise StoreError(
@@ -68,7 +66,9 @@ def _persistent_client(path: Path, create: bool) -> Any:
     try:
         path.mkdir(parents=True, exist_ok=True)
         if not os.access(path, os.W_OK):
-            raise StoreError(f"store directory {path} is read-only; fix permissions or RAG_DATA_DIR")
+            raise StoreError(
+                f"store directory {path} is read-only; fix permissions or RAG_DATA_DIR"
+            )
         return chromadb.PersistentClient(path=str(path))
     except OSError as e:
         raise StoreError(f"cannot open the store at {path}: {e}; check RAG_DATA_DIR") from e
@@ -117,7 +117,9 @@ class Store:
         except (StoreError, ConfigError):
             raise
         except Exception as e:  # wrap whatever the chroma client raised at this boundary
-            raise StoreError(f"cannot open collection {name} at {describe_location(settings)}: {e}") from e
+            raise StoreError(
+                f"cannot open collection {name} at {describe_location(settings)}: {e}"
+            ) from e
         return cls(col, describe_location(settings))
 
     def count(self) -> int:

@@ -39,16 +39,24 @@ def test_single_retrievers_stay_selectable(retriever, mode: str) -> None:
     assert r.mode == mode and r.hits[0].title.startswith("QLoRA")
 
 
-def run_cli(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    settings: Settings, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "RAG_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], env=env, input=stdin, capture_output=True,
-        text=True, timeout=300,
+        [sys.executable, "-m", "rag.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
 def test_search_json_schema(corpus_settings: Settings) -> None:
-    out = run_cli(corpus_settings, "search", "--json", "-k", "3", "shared hypernetworks for adapters")
+    out = run_cli(
+        corpus_settings, "search", "--json", "-k", "3", "shared hypernetworks for adapters"
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert set(doc) >= {"question", "results", "timings"} and "retrieve_ms" in doc["timings"]
@@ -58,7 +66,9 @@ def test_search_json_schema(corpus_settings: Settings) -> None:
 
 def test_search_file_passes_fields_through(corpus_settings: Settings, tmp_path) -> None:
     qfile = tmp_path / "q.jsonl"
-    qfile.write_text('{"question": "instruction pre-training", "qid": "x1"}\n\n{"question": "QLoRA", "qid": "x2"}\n')
+    qfile.write_text(
+        '{"question": "instruction pre-training", "qid": "x1"}\n\n{"question": "QLoRA", "qid": "x2"}\n'
+    )
     out = run_cli(corpus_settings, "search", "--json", "--file", str(qfile))
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["qid"] for r in rows] == ["x1", "x2"] and all(r["results"] for r in rows)

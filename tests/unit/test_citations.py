@@ -26,7 +26,11 @@ def test_parse(text: str, expected: list[int]) -> None:
 
 def test_split_keeps_citations_with_their_sentence() -> None:
     text = "C-Poly shares skills [1]. It beats baselines [1][2]. Done."
-    assert cit.split_sentences(text) == ["C-Poly shares skills [1].", "It beats baselines [1][2].", "Done."]
+    assert cit.split_sentences(text) == [
+        "C-Poly shares skills [1].",
+        "It beats baselines [1][2].",
+        "Done.",
+    ]
 
 
 CHECK = cit.Checker(support_min=0.4)
@@ -71,5 +75,7 @@ def test_check_answer_end_to_end_with_given_similarities() -> None:
     def fake_similarity(sentences: list[str]) -> list[list[float]]:
         return [[0.9, 0.1] if "skills" in s else [0.1, 0.9] for s in sentences]
 
-    out = cit.check_answer("It shares skills [2]. Experts route tokens [9].", 2, fake_similarity, CHECK)
+    out = cit.check_answer(
+        "It shares skills [2]. Experts route tokens [9].", 2, fake_similarity, CHECK
+    )
     assert [(s.citations, s.support) for s in out] == [((1,), cit.CORRECTED), ((2,), cit.ADDED)]

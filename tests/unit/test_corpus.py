@@ -24,16 +24,34 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
 
 
 def test_blank_line_layout_with_headers() -> None:
-    text = spaced("new", "Get trending papers in your email inbox!", "Subscribe",
-                  "Daily Papers", "byAK and the research community", "Mar 11", A1, ABS1, A2, ABS2)
+    text = spaced(
+        "new",
+        "Get trending papers in your email inbox!",
+        "Subscribe",
+        "Daily Papers",
+        "byAK and the research community",
+        "Mar 11",
+        A1,
+        ABS1,
+        A2,
+        ABS2,
+    )
     entries, issues = parse_listing(text, "a.txt")
     assert [e.title for e in entries] == [A1, A2]
     assert issues == []
 
 
 def test_glued_subscribe_layout() -> None:
-    text = "\n".join(["Get trending papers in your email inbox once a day!",
-                      "Get trending papers in your email inbox!", "Subscribe" + A1, ABS1, A2, ABS2])
+    text = "\n".join(
+        [
+            "Get trending papers in your email inbox once a day!",
+            "Get trending papers in your email inbox!",
+            "Subscribe" + A1,
+            ABS1,
+            A2,
+            ABS2,
+        ]
+    )
     entries, issues = parse_listing(text, "b.txt")
     assert [e.title for e in entries] == [A1, A2]
     assert entries[0].abstract == ABS1.strip()
@@ -96,7 +114,11 @@ def test_duplicates_merge_sources_and_conflicts_keep_first(tmp_path: Path) -> No
 
 def test_jsonl_records_and_bad_lines(tmp_path: Path) -> None:
     good = '{"title": "%s", "abstract": "%s", "year": 2024, "authors": ["A. B."], "url": "u"}'
-    write(tmp_path, "mine.jsonl", "\n".join([good % (A1, ABS1.strip()), "{not json", '{"title": "x"}', "[]"]))
+    write(
+        tmp_path,
+        "mine.jsonl",
+        "\n".join([good % (A1, ABS1.strip()), "{not json", '{"title": "x"}', "[]"]),
+    )
     result = load_corpus([tmp_path / "mine.jsonl"])
     assert [(p.title, p.year, p.authors) for p in result.papers] == [(A1, 2024, ("A. B.",))]
     assert [i.line for i in result.issues] == [2, 3, 4]

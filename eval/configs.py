@@ -1,0 +1,45 @@
+"""Named evaluation configs: settings overrides applied to the base settings with
+`model_copy(update=…)` on the nested sections. Only the retrieval and answer sections change here:
+the store (embedder, chunking) and the LLM server are shared by all configs of one run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag.errors import ConfigError
+from rag.settings import Settings
+
+
+@dataclass(frozen=True)
+class Config:
+    retrieval: dict[str, Any] = field(default_factory=dict)
+    answer: dict[str, Any] = field(default_factory=dict)
+
+    def apply(self, s: Settings) -> Settings:
+        return s.model_copy(
+            update={
+                "retrieval": s.retrieval.model_copy(update=self.retrieval),
+                "answer": s.answer.model_copy(update=self.answer),
+            }
+        )
+
+    def describe(self) -> str:
+        parts = [f"{sec}.{k}={v}" for sec in ("retrieval", "answer") for k, v in getattr(self, sec).items()]
+        return ", ".join(parts) or "the settings as given"
+
+
+CONFIGS: dict[str, Config] = {
+    "default": Config(),
+    "dense": Config(retrieval={"mode": "dense"}),
+    "bm25": Config(retrieval={"mode": "bm25"}),
+    "hybrid-k3": Config(retrieval={"mode": "hybrid"}, answer={"max_sources": 3}),
+    "hybrid-k5": Config(retrieval={"mode": "hybrid"}, answer={"max_sources": 5}),
+}
+BASELINE = "default"  # deltas in the report are against this config
+
+
+def config_settings(name: str, base: Settings) -> Settings:
+    if name not in CONFIGS:
+        raise ConfigError(f"unknown eval config {name!r}; choose from {', '.join(CONFIGS)}")
+    return CONFIGS[name].apply(base)

@@ -1,0 +1,79 @@
+"""The evaluation inputs: the question file (a contract, see eval/check_questions.py) and the
+hand-labelled answer-point pairs that validate the matcher. Pydantic models at this boundary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ValidationError
+
+from rag.corpus import paper_id
+from rag.errors import ConfigError
+from rag.settings import REPO_ROOT
+
+QType = Literal["lookup", "synthesis", "numeric", "unanswerable"]
+TYPES: tuple[QType, ...] = ("lookup", "synthesis", "numeric", "unanswerable")
+# The one answer point of an unanswerable question (eval/check_questions.py enforces it).
+ABSTAIN_POINT = "says the corpus does not contain the answer"
+QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
+LABELS_FILE = REPO_ROOT / "eval" / "answer_point_labels.jsonl"
+
+
+class Question(BaseModel, frozen=True):
+    qid: str
+    type: QType
+    question: str
+    gold_titles: list[str]
+    answer_points: list[str]
+    notes: str = ""
+
+    @property
+    def gold_ids(self) -> frozenset[str]:
+        return frozenset(paper_id(t) for t in self.gold_titles)
+
+    @property
+    def answerable(self) -> bool:
+        return self.type != "unanswerable"
+
+
+class LabelledPair(BaseModel, frozen=True):
+    """One (answer, answer point) pair with a human judgement: is the point in the answer?"""
+
+    answer: str
+    point: str
+    label: bool
+    why: str = ""
+
+
+def _rows(path: Path) -> Iterable[tuple[int, dict[str, object]]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    for n, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{path}:{n}: not JSON ({e.msg})") from e
+
+
+def load_questions(path: Path = QUESTIONS_FILE) -> list[Question]:
+    try:
+        questions = [Question.model_validate(row) for _, row in _rows(path)]
+    except ValidationError as e:
+        raise ConfigError(f"{path}: not a question file ({e.error_count()} errors): {e}") from e
+    qids = [q.qid for q in questions]
+    if len(set(qids)) != len(qids):
+        raise ConfigError(f"{path}: duplicate qids; run eval/check_questions.py")
+    return questions
+
+
+def load_labels(path: Path = LABELS_FILE) -> list[LabelledPair]:
+    try:
+        return [LabelledPair.model_validate(row) for _, row in _rows(path)]
+    except ValidationError as e:
+        raise ConfigError(f"{path}: not a label file: {e}") from e
