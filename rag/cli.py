@@ -210,6 +210,31 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return _with_engine(settings, work)
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.configs import CONFIGS
+    from eval.report import console_lines
+    from eval.runner import EXIT_BELOW_FLOOR, EvalOptions, floors_path, run_eval
+
+    opts = EvalOptions(
+        questions=Path(args.questions),
+        configs=tuple(args.config or CONFIGS),
+        retrieval_only=args.retrieval_only,
+        limit=args.limit,
+        out=Path(args.out) if args.out else None,
+        floors_file=floors_path(args.floors),
+        min_hit5=args.min_hit5,
+        min_mrr=args.min_mrr,
+        latest=args.latest,
+        progress=not args.quiet,
+    )
+    _on_sigterm()
+    outcome = run_eval(opts, settings)
+    print("\n".join(console_lines(outcome.summary, outcome.out_dir)))
+    for failure in outcome.summary.floor_failures:
+        _err(f"below floor: {failure}")
+    return EXIT_BELOW_FLOOR if outcome.summary.floor_failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Cited answers from your papers, offline.")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -234,6 +259,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     i = sub.add_parser("info", help="store location, counts, embedder, fingerprint")
     i.add_argument("--json", action="store_true")
+    e = sub.add_parser("eval", help="score retrieval, citations, answers and abstention")
+    e.add_argument("--questions", required=True, help="question JSONL (eval/questions.jsonl)")
+    e.add_argument("--config", action="append", help="config name, repeatable (default: all)")
+    e.add_argument("--retrieval-only", action="store_true", help="no LLM: retrieval metrics")
+    e.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    e.add_argument("--out", help="run directory (default runs/eval-<date>-<shortsha>/); resumes")
+    e.add_argument("--floors", help="floors JSON (default eval/floors.json; 'none' = off)")
+    e.add_argument("--min-hit5", type=float, default=None, help="fail below this hit@5")
+    e.add_argument("--min-mrr", type=float, default=None, help="fail below this MRR")
+    e.add_argument(
+        "--latest",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="copy report.md/.html to eval/latest/ (default: after a complete LLM run)",
+    )
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -243,6 +284,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "info": cmd_info,
     "ask": cmd_ask,
     "chat": cmd_chat,
+    "eval": cmd_eval,
 }
 
 

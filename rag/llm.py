@@ -72,8 +72,10 @@ def stream_chat(
 
     messages = [ChatMessage(role=t.role, content=t.content) for t in turns]
     usage: Usage | None = None
+    chunks = 0
     try:
         for chunk in llm.stream_chat(messages, **overrides):
+            chunks += 1
             usage = _usage(chunk.raw) or usage
             if chunk.delta:
                 yield chunk.delta
@@ -81,6 +83,11 @@ def stream_chat(
         raise
     except Exception as e:  # the openai / httpx exception zoo, mapped once here
         raise map_error(e, url, llm.timeout) from e
+    if chunks == 0:  # e.g. a 200 whose body is not an event stream: nothing parsed at all
+        raise LLMResponseError(
+            f"the LLM endpoint {url} returned something that is not an OpenAI chat response "
+            "(no stream events); is RAG_LLM_BASE_URL an OpenAI-compatible /v1 URL?"
+        )
     if usage:
         yield usage
 

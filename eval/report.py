@@ -1,0 +1,447 @@
+"""Writes a run's reports: summary.json, report.md (the summary) and report.html (self-contained:
+tables, matplotlib plots as base64 PNG, every question and answer text escaped). The per-question
+results.jsonl is written by the runner as questions finish."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from eval.configs import BASELINE
+from eval.data import TYPES
+from eval.matching import MIN_OVERLAP
+from eval.records import EvalRecord
+from eval.summary import ConfigResult, RunSummary
+
+Num = float | int | bool | None
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    higher_better: bool = True
+    scale: str = "rate"  # rate (0..1, 3 decimals) | ms | count
+
+
+ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
+    (
+        "Retrieval (answerable questions)",
+        (
+            Row("hit@1", "hit@1"),
+            Row("hit@5", "hit@5"),
+            Row("hit@given", "gold among the sources given"),
+            Row("recall@5", "gold recall@5"),
+            Row("recall@10", "gold recall@10"),
+            Row("mrr", "MRR@10"),
+            Row("ndcg@10", "nDCG@10"),
+        ),
+    ),
+    (
+        "Citations (answered questions)",
+        (
+            Row("citation_valid", "valid (every [n] was a given source)"),
+            Row("citation_precision", "precision vs gold (lookup, numeric)"),
+            Row("gold_coverage", "gold coverage (synthesis)"),
+            Row("supported_share", "sentences supported by the checker"),
+        ),
+    ),
+    (
+        "Answers",
+        (
+            Row("point_recall", "answer-point recall (answerable)"),
+            Row("numeric_em", "numeric exact match"),
+        ),
+    ),
+    (
+        "Abstention (unanswerable = positive)",
+        (
+            Row("abstain_precision", "precision"),
+            Row("abstain_recall", "recall"),
+            Row("false_abstention", "false-abstention rate (answerable)", higher_better=False),
+        ),
+    ),
+    (
+        "Cost",
+        (
+            Row("ttft_ms_p50", "TTFT p50 (ms)", False, "ms"),
+            Row("ttft_ms_p95", "TTFT p95 (ms)", False, "ms"),
+            Row("total_ms_p50", "total p50 (ms)", False, "ms"),
+            Row("total_ms_p95", "total p95 (ms)", False, "ms"),
+            Row("prompt_tokens_mean", "prompt tokens (mean)", False, "count"),
+            Row("retrieve_ms_p50", "retrieval p50 (ms)", False, "ms"),
+        ),
+    ),
+)
+TYPE_ROWS = ("hit@5", "mrr", "recall@10", "point_recall", "supported_share", "abstained")
+
+
+# -- numbers and the comparison -----------------------------------------------------------------
+
+
+def fmt(value: Num, scale: str = "rate") -> str:
+    if value is None:
+        return "–"
+    if scale == "ms":
+        return f"{float(value):,.0f}"
+    return f"{float(value):.1f}" if scale == "count" else f"{float(value):.3f}"
+
+
+def best(values: Sequence[Num], higher_better: bool) -> set[int]:
+    """Indexes holding the best value of a row; none when all are equal or only one is set."""
+    xs = [(i, float(v)) for i, v in enumerate(values) if v is not None]
+    if len(xs) < 2 or len({v for _, v in xs}) == 1:
+        return set()
+    top = (max if higher_better else min)(v for _, v in xs)
+    return {i for i, v in xs if v == top}
+
+
+def delta(value: Num, base: Num, scale: str) -> str:
+    if value is None or base is None or value == base:
+        return ""
+    d = float(value) - float(base)
+    return f"{d:+,.0f}" if scale == "ms" else f"{d:+.1f}" if scale == "count" else f"{d:+.3f}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    bold: bool
+    delta: str
+
+
+def row_cells(row: Row, values: Sequence[Num], base: Num) -> list[Cell]:
+    top = best(values, row.higher_better)
+    return [
+        Cell(fmt(v, row.scale), i in top, delta(v, base, row.scale)) for i, v in enumerate(values)
+    ]
+
+
+def table(s: RunSummary, group: str, rows: Sequence[Row]) -> list[tuple[Row, list[Cell]]]:
+    """Rows with at least one value, each with one cell per config (deltas vs the baseline)."""
+    base = s.result(BASELINE)
+    out = []
+    for row in rows:
+        values = [c.groups.get(group, {}).get(row.key) for c in s.configs]
+        if any(v is not None for v in values):
+            b = base.groups.get(group, {}).get(row.key) if base else None
+            out.append((row, row_cells(row, values, b)))
+    return out
+
+
+def type_rows(s: RunSummary) -> list[tuple[str, Row, list[Cell]]]:
+    found = {r.key: r for _, rows in ROWS for r in rows} | {"abstained": Row("abstained", "abstained")}
+    out = []
+    for qtype in TYPES:
+        for row, cells in table(s, qtype, [found[k] for k in TYPE_ROWS]):
+            out.append((qtype, row, cells))
+    return out
+
+
+# -- Markdown --------------------------------------------------------------------------------
+
+
+def md_cell(c: Cell) -> str:
+    text = f"**{c.text}**" if c.bold else c.text
+    return f"{text} ({c.delta})" if c.delta else text
+
+
+def md_header(s: RunSummary) -> list[str]:
+    limit = f" (first {s.limit})" if s.limit else ""
+    return [
+        f"# Evaluation: {s.mode} run, {s.n_questions} questions{limit}",
+        "",
+        f"- date: {s.created}; commit: `{s.commit or 'unknown'}`; model: `{s.model or '(none: retrieval only)'}`",
+        f"- questions: `{s.questions_file}`",
+        "- configs: "
+        + "; ".join(f"`{c.name}` ({c.changes}, fingerprint `{c.fingerprint}`, n={c.n})" for c in s.configs),
+        f"- bold = best of the row; (±x) = difference from `{BASELINE}`",
+        "",
+    ]
+
+
+def md_comparison(s: RunSummary) -> list[str]:
+    head = "| metric | " + " | ".join(c.name for c in s.configs) + " |"
+    rule = "|---|" + "---:|" * len(s.configs)
+    lines: list[str] = []
+    for title, rows in ROWS:
+        body = [f"| {r.label} | " + " | ".join(md_cell(c) for c in cells) + " |" for r, cells in table(s, "all", rows)]
+        if body:
+            lines += [f"## {title}", "", head, rule, *body, ""]
+    return lines
+
+
+def md_types(s: RunSummary) -> list[str]:
+    head = "| type | metric | " + " | ".join(c.name for c in s.configs) + " |"
+    rule = "|---|---|" + "---:|" * len(s.configs)
+    body = [f"| {t} | {r.key} | " + " | ".join(md_cell(c) for c in cells) + " |" for t, r, cells in type_rows(s)]
+    counts = ", ".join(f"{t}={s.configs[0].groups.get(t, {}).get('n', 0)}" for t in TYPES) if s.configs else ""
+    return ["## By question type", "", f"Questions: {counts}.", "", head, rule, *body, ""]
+
+
+def md_calibration(s: RunSummary) -> list[str]:
+    lines = ["## Abstention threshold (best dense similarity)", ""]
+    for c in s.configs:
+        cal = c.calibration
+        lines.append(f"- `{c.name}` (configured {cal.configured:.2f}): {cal.reason}")
+    return [*lines, ""]
+
+
+def md_matcher(s: RunSummary) -> list[str]:
+    if not s.matcher:
+        return []
+    lines = [
+        "## Answer-point matcher vs hand labels",
+        "",
+        "Numbers normalised and all required; then at least `min_overlap` of the point's content "
+        "units (stemmed tokens and numbers) must appear in the answer. "
+        f"Used: min_overlap = {MIN_OVERLAP}.",
+        "",
+        "| min_overlap | pairs | agreement | precision | recall |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for m in s.matcher:
+        mark = " ←" if m["min_overlap"] == MIN_OVERLAP else ""
+        lines.append(
+            f"| {m['min_overlap']}{mark} | {m['n']} | {fmt(m['agreement'])} | "
+            f"{fmt(m['precision'])} | {fmt(m['recall'])} |"
+        )
+    return [*lines, ""]
+
+
+def md_floors(s: RunSummary) -> list[str]:
+    if not s.floors_checked:
+        return ["Floors: not checked (a partial question set, or no floors).", ""]
+    if not s.floor_failures:
+        return ["Floors: all met.", ""]
+    return ["Floors: **below**", "", *[f"- {f}" for f in s.floor_failures], ""]
+
+
+def markdown(s: RunSummary) -> str:
+    parts = [md_header(s), md_comparison(s), md_types(s), md_calibration(s), md_matcher(s), md_floors(s)]
+    files = "Files: `results.jsonl` (every answer and its metrics), `summary.json`, `report.html`."
+    return "\n".join([line for p in parts for line in p] + [files, ""])
+
+
+# -- plots -----------------------------------------------------------------------------------
+
+
+def png(draw: Callable[[Any], None], size: tuple[float, float] = (6.4, 4.0)) -> str:
+    """A figure drawn by `draw(ax)`, as a base64 PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, dpi=100)
+    try:
+        draw(ax)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+    finally:
+        plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _mark(ax: Any, cal: Any, key: str, style: str, color: Any) -> None:
+    row = getattr(cal, key)
+    if row and row["answered_accuracy"] is not None:
+        ax.plot(row["coverage"], row["answered_accuracy"], style, color=color, markersize=10)
+
+
+def draw_calibration(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
+    def draw(ax: Any) -> None:
+        for i, c in enumerate(c for c in configs if c.calibration.applies):
+            color = f"C{i}"
+            rows = [r for r in c.calibration.rows if r["answered_accuracy"] is not None]
+            ax.plot([r["coverage"] for r in rows], [r["answered_accuracy"] for r in rows], "-", color=color, label=c.name)
+            _mark(ax, c.calibration, "at_configured", "o", color)
+            _mark(ax, c.calibration, "chosen", "*", color)
+        ax.set(xlabel="coverage (share of questions answered)", ylabel="answered accuracy")
+        ax.set_title("Threshold sweep: ● configured, ★ chosen", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+
+    return draw
+
+
+def draw_overall(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
+    def draw(ax: Any) -> None:
+        for c in (c for c in configs if c.calibration.applies):
+            rows = c.calibration.rows
+            ax.plot([r["threshold"] for r in rows], [r["overall"] for r in rows], label=f"{c.name}: overall")
+        if configs:
+            ax.axvline(configs[0].calibration.configured, color="grey", linestyle="--", label="configured")
+        ax.set(xlabel="threshold on best dense similarity", ylabel="correct answers + abstentions")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+
+    return draw
+
+
+def draw_similarity(records: Sequence[EvalRecord], threshold: float) -> Callable[[Any], None]:
+    def draw(ax: Any) -> None:
+        sims = {
+            kind: [r.retrieval.best_similarity for r in records if (r.type == "unanswerable") == un and r.retrieval.best_similarity is not None]
+            for kind, un in (("answerable", False), ("unanswerable", True))
+        }
+        ax.hist(list(sims.values()), bins=20, label=list(sims), stacked=False)
+        ax.axvline(threshold, color="grey", linestyle="--", label=f"configured {threshold:.2f}")
+        ax.set(xlabel="best dense similarity of retrieval", ylabel="questions")
+        ax.legend(fontsize=8)
+
+    return draw
+
+
+def draw_bars(s: RunSummary) -> Callable[[Any], None]:
+    keys = ("hit@5", "mrr", "ndcg@10", "point_recall", "supported_share", "abstain_recall")
+
+    def draw(ax: Any) -> None:
+        shown = [k for k in keys if any(c.groups["all"].get(k) is not None for c in s.configs)]
+        width = 0.8 / max(1, len(s.configs))
+        for i, c in enumerate(s.configs):
+            vals = [float(c.groups["all"].get(k) or 0.0) for k in shown]
+            ax.bar([x + i * width for x in range(len(shown))], vals, width, label=c.name)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(shown))], shown, fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.legend(fontsize=8)
+
+    return draw
+
+
+def plots(s: RunSummary, records: Sequence[EvalRecord]) -> list[tuple[str, str]]:
+    out = [("Key metrics by config", png(draw_bars(s)))]
+    calibrated = [c for c in s.configs if c.calibration.applies]
+    if calibrated:
+        first = [r for r in records if r.config == calibrated[0].name]
+        out += [
+            ("Answered accuracy against coverage", png(draw_calibration(s.configs))),
+            ("Score against threshold", png(draw_overall(s.configs))),
+            (f"Best similarity by question kind ({calibrated[0].name})", png(draw_similarity(first, calibrated[0].calibration.configured))),
+        ]
+    return out
+
+
+# -- HTML ------------------------------------------------------------------------------------
+
+CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 7px;
+text-align:right;vertical-align:top}th:first-child,td:first-child,td.l{text-align:left}
+.d{color:#777;font-size:85%}.q td{font-size:90%}details{margin:.2em 0}img{max-width:100%}
+.bad{color:#b00}code{background:#f4f4f4;padding:0 3px}"""
+
+
+def html_cell(c: Cell) -> str:
+    text = f"<b>{escape(c.text)}</b>" if c.bold else escape(c.text)
+    return f"<td>{text}" + (f' <span class="d">({escape(c.delta)})</span>' if c.delta else "") + "</td>"
+
+
+def html_table(head: Sequence[str], rows: Sequence[str]) -> str:
+    ths = "".join(f"<th>{escape(h)}</th>" for h in head)
+    return f"<table><tr>{ths}</tr>{''.join(rows)}</table>"
+
+
+def html_comparison(s: RunSummary) -> str:
+    head = ["metric", *[c.name for c in s.configs]]
+    parts = []
+    for title, rows in ROWS:
+        body = [f"<tr><td>{escape(r.label)}</td>{''.join(map(html_cell, cells))}</tr>" for r, cells in table(s, "all", rows)]
+        if body:
+            parts.append(f"<h3>{escape(title)}</h3>" + html_table(head, body))
+    return "".join(parts)
+
+
+def html_types(s: RunSummary) -> str:
+    head = ["type", "metric", *[c.name for c in s.configs]]
+    body = [
+        f"<tr><td>{escape(t)}</td><td class=l>{escape(r.key)}</td>{''.join(map(html_cell, cells))}</tr>"
+        for t, r, cells in type_rows(s)
+    ]
+    return html_table(head, body)
+
+
+def html_question(qid: str, recs: Sequence[EvalRecord]) -> str:
+    first = recs[0]
+    cells = "".join(f"<td>{escape(question_cell(r))}</td>" for r in recs)
+    answers = "".join(
+        f"<p><b>{escape(r.config)}</b>: {escape(r.answer.answer)}</p>" for r in recs if r.answer is not None
+    )
+    text = escape(first.question) + (f"<details><summary>answers</summary>{answers}</details>" if answers else "")
+    return f"<tr><td>{escape(qid)}</td><td class=l>{escape(first.type)}</td><td class=l>{text}</td>{cells}</tr>"
+
+
+def question_cell(r: EvalRecord) -> str:
+    """rank of the first gold paper · answer-point recall · A when abstained."""
+    m = r.metrics
+    rr = m.get("mrr")
+    rank = "–" if rr is None else ("miss" if not rr else f"#{round(1 / float(rr))}")
+    points = m.get("point_recall")
+    parts = [rank] + ([] if points is None else [f"pts {float(points):.2f}"])
+    return " · ".join(parts + (["A"] if m.get("abstained") else []))
+
+
+def html_questions(s: RunSummary, records: Sequence[EvalRecord]) -> str:
+    by_qid: dict[str, list[EvalRecord]] = {}
+    for r in records:
+        by_qid.setdefault(r.qid, []).append(r)
+    order = [c.name for c in s.configs]
+    body = [html_question(q, sorted(rs, key=lambda r: order.index(r.config))) for q, rs in by_qid.items()]
+    head = ["qid", "type", "question", *order]
+    return '<div class="q">' + html_table(head, body) + "</div>"
+
+
+def html(s: RunSummary, records: Sequence[EvalRecord]) -> str:
+    md = markdown(s).split("\n")
+    intro = "".join(f"<li>{escape(line[2:])}</li>" for line in md_header(s) if line.startswith("- "))
+    figs = "".join(f"<h3>{escape(t)}</h3><img alt='{escape(t)}' src='data:image/png;base64,{b}'>" for t, b in plots(s, records))
+    calib = "".join(f"<li>{escape(line[2:])}</li>" for line in md_calibration(s) if line.startswith("- "))
+    matcher = "".join(f"<p>{escape(x)}</p>" for x in md_matcher(s)[2:3])
+    floors = " ".join(escape(x) for x in md_floors(s) if x)
+    del md
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Evaluation {escape(s.created)}</title>"
+        f"<style>{CSS}</style></head><body><h1>Evaluation: {escape(s.mode)} run, {s.n_questions} questions</h1>"
+        f"<ul>{intro}</ul><h2>Comparison</h2>{html_comparison(s)}<h2>By question type</h2>{html_types(s)}"
+        f"<h2>Abstention threshold</h2><ul>{calib}</ul>{figs}<h2>Answer-point matcher</h2>{matcher}"
+        f"{html_matcher(s)}<h2>Floors</h2><p>{floors}</p><h2>Questions</h2>"
+        f"<p>Per config: rank of the first gold paper · answer-point recall · A = abstained.</p>"
+        f"{html_questions(s, records)}</body></html>"
+    )
+
+
+def html_matcher(s: RunSummary) -> str:
+    body = [
+        f"<tr><td>{m['min_overlap']}{' ←' if m['min_overlap'] == MIN_OVERLAP else ''}</td><td>{m['n']}</td>"
+        f"<td>{fmt(m['agreement'])}</td><td>{fmt(m['precision'])}</td><td>{fmt(m['recall'])}</td></tr>"
+        for m in s.matcher
+    ]
+    return html_table(["min_overlap", "pairs", "agreement", "precision", "recall"], body) if body else ""
+
+
+def write_reports(out: Path, s: RunSummary, records: Sequence[EvalRecord]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "summary.json": json.dumps(s.model_dump(mode="json"), indent=1, ensure_ascii=False),
+        "report.md": markdown(s),
+        "report.html": html(s, records),
+    }
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    return [out / "results.jsonl", *(out / name for name in files)]
+
+
+CONSOLE_KEYS = ("hit@1", "hit@5", "recall@10", "mrr", "ndcg@10", "point_recall", "abstain_recall")
+
+
+def console_lines(s: RunSummary, out_dir: Path) -> list[str]:
+    """The few numbers `rag eval` prints, one line per config, and where the reports are."""
+    shown = [k for k in CONSOLE_KEYS if any(c.groups["all"].get(k) is not None for c in s.configs)]
+    lines = [f"{c.name:>10}: " + "  ".join(f"{k} {fmt(c.groups['all'].get(k))}" for k in shown) for c in s.configs]
+    return [*lines, f"reports: {out_dir}/report.html (report.md, summary.json, results.jsonl)"]

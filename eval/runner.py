@@ -1,0 +1,266 @@
+"""Runs the questions through each config, question by question (so an interrupted run leaves
+every config on the same questions), appending each record to results.jsonl as it finishes.
+
+The retrieval abstention threshold (answer.abstain_min_score) is applied offline: engines run with
+it switched off and each record keeps the best dense similarity, so the eval's metrics at the
+configured threshold match `rag ask` and the calibration sweep can try every other threshold on
+the same answers. The cost: questions under the threshold also reach the model."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from eval.configs import config_settings
+from eval.data import Question, load_questions
+from eval.floors import FLOORS_FILE, below, load_floors, with_flags
+from eval.metrics import Value, answer_metrics, correct, cost_metrics, retrieval_metrics
+from eval.provenance import default_out_dir, git_commit, now
+from eval.records import EvalRecord, Key, Mode, RetrievalRecord, append_record, load_records
+from eval.records import pending, select
+from eval.summary import RunSummary, config_result, matcher_rows
+from rag.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from rag.answer import AnswerEngine
+    from rag.retrieve import Retriever
+    from rag.schema import AskOutput
+
+log = logging.getLogger(__name__)
+TOP_N = 10  # papers the eval's own search ranks (recall@10, nDCG@10)
+RESULTS = "results.jsonl"
+LATEST_DIR = REPO_ROOT / "eval" / "latest"
+LABELS = REPO_ROOT / "eval" / "answer_point_labels.jsonl"
+Evaluate = Callable[["Plan", Question], EvalRecord]
+EXIT_BELOW_FLOOR = 3  # `rag eval` exit status when a metric is under its floor
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    questions: Path
+    configs: tuple[str, ...]
+    retrieval_only: bool = False
+    limit: int | None = None
+    out: Path | None = None
+    floors_file: Path | None = FLOORS_FILE  # applied to complete question sets only
+    min_hit5: float | None = None  # command-line floors: every config, every run
+    min_mrr: float | None = None
+    latest: bool | None = None  # None = refresh eval/latest after a complete LLM run
+    progress: bool = True
+
+    @property
+    def mode(self) -> Mode:
+        return "retrieval" if self.retrieval_only else "full"
+
+
+def floors_path(arg: str | None) -> Path | None:
+    """--floors: a file, "none" (no file floors), or unset (eval/floors.json)."""
+    if arg is None:
+        return FLOORS_FILE
+    return None if arg.lower() == "none" else Path(arg)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    settings: Settings  # as configured (the threshold included)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.settings.fingerprint()
+
+    @property
+    def engine_k(self) -> int:
+        """Papers the answer engine retrieves; its threshold looks at their best similarity."""
+        return max(self.settings.answer.max_sources, self.settings.retrieval.top_k)
+
+
+@dataclass(frozen=True)
+class EvalOutcome:
+    out_dir: Path
+    summary: RunSummary
+    files: list[Path]
+
+
+def run_eval(opts: EvalOptions, base: Settings) -> EvalOutcome:
+    from eval.report import write_reports
+
+    questions = load_questions(opts.questions)[: opts.limit]
+    plans = [Plan(name, config_settings(name, base)) for name in dict.fromkeys(opts.configs)]
+    out = opts.out or default_out_dir(opts.retrieval_only)
+    wanted = [(p.name, opts.mode, p.fingerprint, q.qid) for q in questions for p in plans]
+    todo = pending(wanted, load_records(out / RESULTS))
+    if todo:
+        log.info("%d of %d question runs to do; results in %s", len(todo), len(wanted), out)
+        with evaluator(base, plans, opts.mode) as evaluate:
+            run_pending(todo, questions, plans, evaluate, out / RESULTS, opts.progress)
+    records = select(wanted, load_records(out / RESULTS))
+    summary = summarize(opts, base, plans, records, len(questions))
+    files = write_reports(out, summary, records)
+    if opts.latest or (opts.latest is None and opts.mode == "full" and opts.limit is None):
+        refresh_latest(files)
+    return EvalOutcome(out, summary, files)
+
+
+def run_pending(
+    todo: Sequence[Key],
+    questions: Sequence[Question],
+    plans: Sequence[Plan],
+    evaluate: Evaluate,
+    results: Path,
+    progress: bool,
+) -> None:
+    from tqdm import tqdm
+
+    by_qid, by_name = {q.qid: q for q in questions}, {p.name: p for p in plans}
+    bar = tqdm(todo, desc="eval", unit="q", disable=not progress, dynamic_ncols=True)
+    for name, _, _, qid in bar:
+        bar.set_postfix_str(f"{name} {qid}")
+        append_record(results, evaluate(by_name[name], by_qid[qid]))
+
+
+@contextmanager
+def evaluator(base: Settings, plans: Sequence[Plan], mode: Mode) -> Iterator[Evaluate]:
+    """Builds the shared parts once (embedder, store, one retriever per retrieval setting and,
+    for full runs, the LLM server and one engine per config); stops a server it started."""
+    from rag.wiring import build_engine, embedder_for, open_store, start_llm
+
+    embedder = embedder_for(base)
+    retrievers = _retrievers(plans, open_store(base, embedder), embedder)
+    if mode == "retrieval":
+        yield lambda p, q: retrieval_only_record(p, q, retrievers[p.name])
+        return
+    url, server = start_llm(base)
+    try:
+        engines = {p.name: build_engine(ungated(p.settings), url, retrievers[p.name]) for p in plans}
+        yield lambda p, q: full_record(p, q, retrievers[p.name], engines[p.name])
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _retrievers(plans: Sequence[Plan], store: object, embedder: object) -> dict[str, Retriever]:
+    from rag.retrieve import Retriever
+
+    built: dict[str, Retriever] = {}
+    for p in plans:
+        key = p.settings.retrieval.model_dump_json()
+        if key not in built:
+            built[key] = Retriever(store, embedder, p.settings.retrieval)  # type: ignore[arg-type]
+            built[key].load()
+    return {p.name: built[p.settings.retrieval.model_dump_json()] for p in plans}
+
+
+def ungated(s: Settings) -> Settings:
+    """The settings with the retrieval threshold switched off (it is applied offline)."""
+    return s.model_copy(update={"answer": s.answer.model_copy(update={"abstain_min_score": -1.0})})
+
+
+def search(p: Plan, q: Question, retriever: Retriever) -> RetrievalRecord:
+    from rag.answer import check_question
+
+    text = check_question(q.question, p.settings.answer.max_question_chars)  # as the engine does
+    r = retriever.search(text, top_k=max(TOP_N, p.engine_k), mode=p.settings.retrieval.mode)
+    sims = [h.dense_similarity for h in r.hits]
+    return RetrievalRecord(
+        paper_ids=[h.paper_id for h in r.hits],
+        titles=[h.title for h in r.hits],
+        dense_similarities=[None if x is None else round(x, 4) for x in sims],
+        retrieve_ms=round(r.retrieve_ms, 1),
+        best_similarity=max((x for x in sims[: p.engine_k] if x is not None), default=None),
+    )
+
+
+def gated(p: Plan, rec: RetrievalRecord) -> bool:
+    """`rag ask` would abstain without calling the model (no hits, or weak best similarity)."""
+    best = rec.best_similarity
+    weak = best is not None and best < p.settings.answer.abstain_min_score
+    return not rec.paper_ids or weak
+
+
+def _record(
+    p: Plan, q: Question, rec: RetrievalRecord, m: dict[str, Value], ask: AskOutput | None = None
+) -> EvalRecord:
+    return EvalRecord(
+        config=p.name,
+        qid=q.qid,
+        type=q.type,
+        question=q.question,
+        mode="full" if ask else "retrieval",
+        fingerprint=p.fingerprint,
+        model=p.settings.llm.model if ask else None,
+        abstain_min_score=p.settings.answer.abstain_min_score,
+        retrieval=rec,
+        answer=ask,
+        metrics=m,
+        finished_at=now(),
+    )
+
+
+def retrieval_only_record(p: Plan, q: Question, retriever: Retriever) -> EvalRecord:
+    rec = search(p, q, retriever)
+    m = retrieval_metrics(rec.paper_ids, q.gold_ids, p.settings.answer.max_sources)
+    m |= {"gated": gated(p, rec), "abstained": gated(p, rec), "retrieve_ms": rec.retrieve_ms}
+    m |= {"model_abstained": False, "correct_if_answered": correct(q.type, m)}
+    return _record(p, q, rec, m)
+
+
+def full_record(p: Plan, q: Question, retriever: Retriever, engine: AnswerEngine) -> EvalRecord:
+    from rag.schema import ask_output
+
+    rec = search(p, q, retriever)
+    answer = engine.ask(q.question)
+    rec = rec.model_copy(update={"best_similarity": answer.retrieval.best_similarity})
+    ask = ask_output(answer, p.settings.llm.model, ungated(p.settings).fingerprint())
+    return _record(p, q, rec, full_metrics(p, q, rec, ask), ask)
+
+
+def full_metrics(p: Plan, q: Question, rec: RetrievalRecord, ask: AskOutput) -> dict[str, Value]:
+    is_gated = gated(p, rec)
+    m = retrieval_metrics(rec.paper_ids, q.gold_ids, p.settings.answer.max_sources)
+    m |= {"gated": is_gated, "retrieve_ms": rec.retrieve_ms, "model_abstained": ask.abstained}
+    as_answered = answer_metrics(q.type, ask, ask.abstained, q.answer_points, q.gold_ids)
+    m["correct_if_answered"] = correct(q.type, m | as_answered)
+    m |= answer_metrics(q.type, ask, is_gated or ask.abstained, q.answer_points, q.gold_ids)
+    return m | ({} if is_gated else cost_metrics(ask.timings))
+
+
+def summarize(
+    opts: EvalOptions, base: Settings, plans: Sequence[Plan], records: Sequence[EvalRecord], n: int
+) -> RunSummary:
+    summary = RunSummary(
+        created=now(),
+        commit=git_commit(),
+        model=None if opts.retrieval_only else base.llm.model,
+        mode=opts.mode,
+        questions_file=str(opts.questions),
+        n_questions=n,
+        limit=opts.limit,
+        configs=[config_result(p.name, [r for r in records if r.config == p.name], opts.mode) for p in plans],
+        matcher=matcher_rows(LABELS),
+    )
+    return check_floors(opts, summary)
+
+
+def check_floors(opts: EvalOptions, summary: RunSummary) -> RunSummary:
+    """File floors hold for the complete question set only; command-line floors always."""
+    use_file = opts.floors_file is not None and opts.limit is None and opts.floors_file.exists()
+    floors = load_floors(opts.floors_file) if use_file and opts.floors_file else {}
+    names = [c.name for c in summary.configs]
+    floors = with_flags(floors, names, {"hit@5": opts.min_hit5, "mrr": opts.min_mrr})
+    results = {c.name: c.groups["all"] for c in summary.configs}
+    update = {"floors_checked": bool(floors), "floor_failures": below(floors, results)}
+    return summary.model_copy(update=update)
+
+
+def refresh_latest(files: Sequence[Path]) -> None:
+    """eval/latest/ keeps the Markdown summary and HTML report of the last complete LLM run."""
+    LATEST_DIR.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        if f.suffix in (".md", ".html"):
+            shutil.copyfile(f, LATEST_DIR / f.name)

@@ -1,0 +1,313 @@
+"""HTML and Markdown for the chat page, built here and only here.
+
+Every untrusted string (paper titles, passages, listing file names, the question, the model's
+answer, error messages) passes through `esc` before it reaches the page; the only tags and
+attributes in the output are ours, and the only links are `#src-…` anchors to source cards.
+Pure functions: no gradio, no I/O, so they are unit-tested alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+
+from rag.answer import Answer, Source
+from rag.citations import ABSTENTION, CITATION, UNCITED, UNSUPPORTED, Sentence, expand
+
+FLAGGED = {
+    UNSUPPORTED: "The cited source does not support this sentence; check it before relying on it.",
+    UNCITED: "No source supports this sentence; it may come from the model, not the papers.",
+}
+ABSTAIN_REASONS = {
+    "retrieval": "No paper in the store matches the question closely enough.",
+    "model": "The model found no answer in the retrieved sources.",
+}
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]+")
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "s")
+_STOPWORDS = frozenset(
+    """a about above after again all also an and any are as at be been being both but by can
+    could did do does doing done each few for from had has have having how i if in into is it
+    its itself just me more most my no nor not now of off on once only or other our out over
+    own paper papers same she should so some such than that the their them then there these
+    they this those through to too under until up very was we were what when where which while
+    who whom why will with would you your use used using method methods approach model models
+    show shows new one two does make makes way ways work works tell explain describe""".split()
+)
+
+
+def esc(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def safe_id(raw: str) -> str:
+    """Only characters that need no escaping in an id or a URL fragment."""
+    return re.sub(r"[^A-Za-z0-9_-]", "", raw) or "x"
+
+
+def card_id(rid: str, n: int) -> str:
+    return f"src-{safe_id(rid)}-{int(n)}"
+
+
+# -- highlighting ---------------------------------------------------------------------------
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def query_terms(question: str) -> list[str]:
+    """Stems of the question's content words, longest first (so the longest match wins)."""
+    words = [w for w in _WORD.findall(question) if len(w) >= 3 or w.isupper()]
+    stems = {_stem(w.lower()) for w in words if w.lower() not in _STOPWORDS}
+    return sorted(stems, key=lambda s: (-len(s), s))
+
+
+def highlight(text: str, terms: Sequence[str]) -> str:
+    """`text` escaped, with words that start with a term wrapped in <mark>. The text is split
+    on the matches and each piece escaped on its own, so a term can never match inside an
+    entity such as `&amp;` or add anything but our own <mark> tags."""
+    if not terms:
+        return esc(text)
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")[\w-]*", re.IGNORECASE)
+    out: list[str] = []
+    pos = 0
+    for m in pattern.finditer(text):
+        out += [esc(text[pos : m.start()]), f"<mark>{esc(m.group(0))}</mark>"]
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+# -- sources panel -------------------------------------------------------------------------
+
+
+def _score_line(source: Source) -> str:
+    hit = source.hit
+    parts = [f"score {hit.score:.4f}"]
+    if hit.dense_similarity is not None:
+        parts.append(f"similarity {hit.dense_similarity:.2f}")
+    return " · ".join(parts)
+
+
+def source_card(source: Source, terms: Sequence[str], rid: str, cited: bool = False) -> str:
+    files = ", ".join(source.hit.sources) or "unknown listing"
+    badge = '<span class="src-badge">cited</span>' if cited else ""
+    return (
+        f'<article class="src-card{" cited" if cited else ""}" id="{card_id(rid, source.n)}">'
+        f'<div class="src-head"><span class="src-n">{int(source.n)}</span>'
+        f'<span class="src-title">{esc(source.hit.title)}</span>{badge}</div>'
+        f'<div class="src-meta"><span class="src-files" title="listing file">{esc(files)}</span>'
+        f'<span class="src-score">{esc(_score_line(source))}</span></div>'
+        f'<p class="src-passage">{highlight(source.passage, terms)}</p></article>'
+    )
+
+
+def sources_panel(
+    sources: Sequence[Source], question: str, rid: str, cited: Iterable[int] = ()
+) -> str:
+    if not sources:
+        return sources_placeholder("No paper matched this question.")
+    terms = query_terms(question)
+    marked = set(cited)
+    cards = "".join(source_card(s, terms, rid, s.n in marked) for s in sources)
+    head = f'<div class="panel-head">Sources <span class="count">{len(sources)}</span></div>'
+    return f'<section class="sources">{head}{cards}</section>'
+
+
+def earlier_sources(
+    sources: Sequence[Source], question: str, rid: str, cited: Iterable[int] = ()
+) -> str:
+    """A finished turn's cards, folded: its answer's [n] links still land on them (browsers
+    open a closed <details> when a fragment link targets an element inside it)."""
+    terms = query_terms(question)
+    marked = set(cited)
+    cards = "".join(source_card(s, terms, rid, s.n in marked) for s in sources)
+    summary = f'<summary>Earlier: <span class="q">{esc(question)}</span></summary>'
+    return f'<details class="earlier">{summary}{cards}</details>'
+
+
+def sources_placeholder(text: str = "Ask a question: the papers it draws on appear here.") -> str:
+    head = '<div class="panel-head">Sources</div>'
+    return f'<section class="sources">{head}<p class="placeholder">{esc(text)}</p></section>'
+
+
+# -- answer text ----------------------------------------------------------------------------
+
+
+def _citation_link(numbers: list[int], rid: str, n_sources: int) -> str:
+    parts = [
+        f'<a class="cite" href="#{card_id(rid, n)}">{n}</a>' if 1 <= n <= n_sources else str(n)
+        for n in numbers
+    ]
+    return f'<span class="cites">[{", ".join(parts)}]</span>'
+
+
+def link_citations(escaped: str, rid: str, n_sources: int) -> str:
+    """[n] markers in already-escaped text become links to their source cards. Safe on escaped
+    text: the marker pattern holds only digits, spaces and separators."""
+    return CITATION.sub(lambda m: _citation_link(expand(m.group(1)), rid, n_sources), escaped)
+
+
+def inline_markup(text: str, rid: str, n_sources: int) -> str:
+    """Escape first, then add only our own tags: bold, inline code, citation links, breaks."""
+    html = esc(text.strip())
+    html = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html)
+    html = re.sub(r"`([^`]+)`", r"<code>\1</code>", html)
+    html = link_citations(html, rid, n_sources)
+    return html.replace("\n\n", "<br><br>").replace("\n", "<br>")
+
+
+def streaming_body(text: str, rid: str, n_sources: int) -> str:
+    if not text.strip():
+        return '<div class="answer pending"><span class="dots"><i></i><i></i><i></i></span></div>'
+    return f'<div class="answer streaming">{inline_markup(text, rid, n_sources)}</div>'
+
+
+def _sentence(s: Sentence, rid: str, n_sources: int) -> str:
+    inner = inline_markup(s.text, rid, n_sources)
+    if s.support in FLAGGED:
+        return f'<span class="sent flagged" title="{esc(FLAGGED[s.support])}">{inner}</span>'
+    return f'<span class="sent">{inner}</span>'
+
+
+def legend() -> str:
+    return (
+        '<div class="legend"><span class="flagged">dotted underline</span> = not supported by '
+        "the cited sources; check it before relying on it.</div>"
+    )
+
+
+def answer_body(answer: Answer, rid: str) -> str:
+    if answer.abstained:
+        reason = ABSTAIN_REASONS.get(answer.abstain_reason or "", "")
+        note = f'<div class="note">{esc(reason)}</div>' if reason else ""
+        return f'<div class="answer abstained"><p>{esc(answer.text)}</p>{note}</div>'
+    n = len(answer.sources)
+    shown = [s for s in answer.sentences if s.support != ABSTENTION] or answer.sentences
+    body = " ".join(_sentence(s, rid, n) for s in shown)
+    flagged = any(s.support in FLAGGED for s in shown)
+    return f'<div class="answer final">{body}</div>{legend() if flagged else ""}'
+
+
+def error_body(message: str, partial: str = "", rid: str = "", n_sources: int = 0) -> str:
+    kept = f'<div class="answer">{inline_markup(partial, rid, n_sources)}</div>' if partial else ""
+    return f'{kept}<div class="error-box">{esc(message)}</div>'
+
+
+def stopped_body(partial: str, rid: str, n_sources: int) -> str:
+    kept = f'<div class="answer">{inline_markup(partial, rid, n_sources)}</div>' if partial else ""
+    return f'{kept}<div class="note stopped">Stopped. This answer is incomplete.</div>'
+
+
+def answer_meta(answer: Answer) -> str:
+    t = answer.timings
+    parts = [f"{len(answer.cited)} of {len(answer.sources)} sources cited"]
+    if t.get("ttft_ms"):
+        parts.append(f"first token {float(t['ttft_ms']) / 1000:.1f} s")
+    if t.get("total_ms"):
+        parts.append(f"total {float(t['total_ms']) / 1000:.1f} s")
+    return " · ".join(parts)
+
+
+# -- chat -----------------------------------------------------------------------------------
+
+
+def turn_html(question: str, body: str, meta: str = "") -> str:
+    meta_html = f'<div class="meta">{esc(meta)}</div>' if meta else ""
+    return (
+        '<div class="turn">'
+        f'<div class="msg user"><div class="bubble">{esc(question)}</div></div>'
+        f'<div class="msg bot"><div class="bubble">{body}{meta_html}</div></div>'
+        "</div>"
+    )
+
+
+def chat_html(turns: Sequence[str], example: str = "") -> str:
+    if turns:
+        return f'<div class="chat">{"".join(turns)}</div>'
+    hint = f'<p class="example">Try: “{esc(example)}”</p>' if example else ""
+    return (
+        '<div class="chat empty"><div class="welcome">'
+        "<h3>Ask about the papers</h3>"
+        "<p>Answers cite the retrieved abstracts as [n]; click a number to see its source. "
+        "Follow-up questions keep the context of this chat.</p>"
+        f"{hint}</div></div>"
+    )
+
+
+def status_html(text: str, kind: str = "info") -> str:
+    """kind: info | busy | done | error (a CSS class; never user text)."""
+    if not text:
+        return ""
+    cls = kind if kind in ("info", "busy", "done", "error") else "info"
+    spinner = '<span class="spinner"></span>' if cls == "busy" else ""
+    return f'<div class="status {cls}">{spinner}{esc(text)}</div>'
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One health issue: what is wrong, and what to do about it."""
+
+    what: str
+    fix: str
+    level: str = "error"  # error | warning | info
+
+
+def banner_html(problems: Sequence[Problem]) -> str:
+    items = []
+    for p in problems:
+        level = p.level if p.level in ("error", "warning", "info") else "error"
+        items.append(
+            f'<div class="banner {level}" role="alert"><strong>{esc(p.what)}</strong>'
+            f'<span class="fix">{esc(p.fix)}</span></div>'
+        )
+    return "".join(items)
+
+
+def info_html(rows: Sequence[tuple[str, str]]) -> str:
+    cells = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
+    return f'<dl class="info">{cells}</dl>'
+
+
+# -- export ---------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|!])")
+
+
+def md_text(text: str) -> str:
+    """Untrusted text as Markdown that renders literally: no raw HTML, no links, no emphasis."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split())).replace("&", "&amp;")
+
+
+def md_answer(text: str) -> str:
+    """The answer with its [n] markers kept as written and everything else literal."""
+    out, pos = [], 0
+    for m in CITATION.finditer(text):
+        out += [md_text(text[pos : m.start()]), m.group(0)]
+        pos = m.end()
+    out.append(md_text(text[pos:]))
+    return "".join(out)
+
+
+def _reference(s: Source) -> str:
+    files = ", ".join(s.hit.sources)
+    return f"[{s.n}] {md_text(s.hit.title)}" + (f" — {md_text(files)}" if files else "")
+
+
+def export_markdown(answer: Answer, model: str = "") -> str:
+    refs = answer.cited or answer.sources
+    lines = ["# " + md_text(answer.question), "", md_answer(answer.text), ""]
+    flagged = [s for s in answer.sentences if s.support in FLAGGED]
+    if flagged:
+        lines += ["Not supported by the cited sources:", ""]
+        lines += [f"- {md_answer(s.text)}" for s in flagged] + [""]
+    heading = "## References" if answer.cited else "## Sources consulted"
+    lines += [heading, ""] + [_reference(s) + "  " for s in refs]
+    if model:
+        lines += ["", f"_Answered by {md_text(model)} from retrieved paper abstracts._"]
+    return "\n".join(lines).rstrip() + "\n"

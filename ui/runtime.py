@@ -1,0 +1,175 @@
+"""The parts the chat page runs on (`Deps`) and the LLM endpoint's lifecycle (`LLMLink`).
+No gradio here: `build_deps` is what `rag ui` does before it serves the page."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rag.errors import RagError
+from rag.settings import Settings
+from ui.health import Health, LLMState, display_url, probe_llm
+
+if TYPE_CHECKING:
+    from rag.answer import AnswerEngine
+    from rag.embed import Embedder
+    from rag.llm_server import LocalServer
+    from rag.retrieve import Retriever
+
+log = logging.getLogger(__name__)
+Starter = Callable[[], tuple[str, "LocalServer | None"]]
+
+
+class LLMLink:
+    """The endpoint the engine talks to, its state, and the local server we own (if any).
+
+    One long-lived thread starts the local server and then watches it (restarting it if it
+    died, probing the endpoint): the server dies with the *thread* that spawned it (Linux
+    parent-death signal), so neither the main thread's blocking start nor a short-lived request
+    thread may own it. A remote endpoint is only probed."""
+
+    def __init__(
+        self, settings: Settings, base_url: str, starter: Starter | None, every_s: float = 5.0
+    ) -> None:
+        self.settings = settings
+        self.base_url = base_url
+        self.server: LocalServer | None = None
+        self.state = LLMState.STARTING if starter else LLMState.READY
+        self.detail: str | None = None
+        self._starter = starter
+        self._every_s = every_s
+        self._since = time.monotonic()
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> LLMLink:
+        """The configured remote endpoint, or the packaged model served on 127.0.0.1."""
+        if settings.llm.base_url:
+            return cls(settings, settings.llm.base_url, None)
+        from rag.llm_server import HOST
+        from rag.wiring import start_llm
+
+        url = f"http://{HOST}:{settings.llm.port}/v1"  # what LocalServer.base_url will be
+        return cls(settings, url, lambda: start_llm(settings, progress=True))
+
+    @property
+    def local(self) -> bool:
+        return self._starter is not None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="llm-supervisor", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop watching, and stop the server if we own it (idempotent)."""
+        self._closing.set()
+        if self.server is not None:
+            self.server.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        if self._starter is not None and not self._start_local(self._starter):
+            return
+        while not self._closing.is_set():
+            self.check()
+            self._closing.wait(self._every_s)
+
+    def _start_local(self, starter: Starter) -> bool:
+        try:
+            url, self.server = starter()
+        except RagError as e:
+            log.error("the local LLM server could not be started: %s", e)
+            self.state, self.detail = LLMState.FAILED, str(e)
+            return False
+        if url != self.base_url:
+            log.warning("the local LLM server is on %s, expected %s", url, self.base_url)
+        log.info("local LLM server ready on %s", url)
+        self.state = LLMState.READY
+        return True
+
+    def check(self) -> LLMState:
+        """Restart an owned server that died, then probe the endpoint."""
+        if self.server is not None:
+            try:
+                self.server.ensure_running()
+            except RagError as e:
+                self.state, self.detail = LLMState.FAILED, str(e)
+                return self.state
+        key = self.settings.llm.api_key
+        secret = key.get_secret_value() if key else None
+        self.state = probe_llm(self.base_url, self.settings.llm.model, secret)
+        return self.state
+
+    def waiting_s(self) -> float:
+        return time.monotonic() - self._since
+
+
+@dataclass
+class Deps:
+    """What `build_app` needs: settings, the engine (None when the store cannot be opened) and
+    its retriever, why the store is unusable (if so), and the LLM link."""
+
+    settings: Settings
+    engine: AnswerEngine | None
+    retriever: Retriever | None
+    store_error: str | None
+    llm: LLMLink
+
+    def health(self) -> Health:
+        return Health(
+            store_error=self.store_error,
+            llm=self.llm.state,
+            llm_detail=self.llm.detail,
+            endpoint=display_url(self.llm.base_url),
+            model=self.settings.llm.model,
+            local=self.llm.local,
+            waiting_s=self.llm.waiting_s(),
+        )
+
+    def info(self) -> list[tuple[str, str]]:
+        from rag.store import describe_location
+
+        r = self.retriever
+        counts = f"{r.paper_count:,} papers · {r.chunk_count:,} chunks" if r else "unavailable"
+        where = "local llama.cpp server" if self.llm.local else "remote endpoint"
+        return [
+            ("LLM endpoint", f"{display_url(self.llm.base_url)} ({where})"),
+            ("Model", self.settings.llm.model),
+            ("Store", describe_location(self.settings)),
+            ("Collection", self.settings.collection_name()),
+            ("Indexed", counts),
+            ("LLM state", self.llm.state.value),
+        ]
+
+
+def open_or_ingest(settings: Settings, embedder: Embedder) -> Retriever:
+    """The retriever over the store, ingesting the bundled corpus first if the store is empty
+    (progress in the terminal)."""
+    from rag.wiring import open_retriever, open_store, run_ingest
+
+    if open_store(settings, embedder, create=True).count() == 0:
+        log.warning("the store is empty; ingesting the corpus at %s", settings.corpus_dir)
+        parsed, summary = run_ingest(settings, progress=True)
+        log.warning("ingested: %s; %s", parsed.summary(), summary)
+    return open_retriever(settings, embedder)
+
+
+def build_deps(settings: Settings, link: LLMLink | None = None) -> Deps:
+    """Store (ingested if empty) and engine; a store problem is kept for the banner, not raised,
+    so the page still comes up and says what to fix."""
+    from rag.wiring import build_engine, embedder_for
+
+    link = link or LLMLink.for_settings(settings)
+    try:
+        retriever = open_or_ingest(settings, embedder_for(settings))
+        engine = build_engine(settings, link.base_url, retriever)
+    except RagError as e:
+        log.error("the store cannot be used: %s", e)
+        return Deps(settings, None, None, str(e), link)
+    return Deps(settings, engine, retriever, None, link)
