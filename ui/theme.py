@@ -1,0 +1,110 @@
+"""The page's look: CSS for the HTML that ui/render.py builds, and the Gradio theme (system fonts
+only: the app is offline, so no web fonts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+FONTS = ("Inter", "ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif")
+MONO = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
+
+CSS = """
+.gradio-container { max-width: 1360px !important; margin: 0 auto !important; }
+#app-header { padding: 6px 2px 2px; }
+#app-header h1 { font-size: 1.5rem; font-weight: 700; margin: 0; letter-spacing: -0.01em; }
+#app-header p { margin: 4px 0 0; color: var(--body-text-color-subdued); font-size: .93rem; }
+
+.banner { display: flex; flex-direction: column; gap: 2px; padding: 10px 14px;
+  border-radius: 10px; border: 1px solid; margin: 4px 0; font-size: .92rem; }
+.banner.error { background: #fef2f2; border-color: #fecaca; color: #7f1d1d; }
+.banner.warning { background: #fffbeb; border-color: #fde68a; color: #78350f; }
+.banner.info { background: #eff6ff; border-color: #bfdbfe; color: #1e3a8a; }
+
+#chat { min-height: 340px; }
+.chat { display: flex; flex-direction: column; gap: 20px; padding: 4px 2px; }
+.chat.empty .welcome { border: 1px dashed var(--border-color-primary); border-radius: 14px;
+  padding: 36px 28px; text-align: center; color: var(--body-text-color-subdued); }
+.welcome h3 { margin: 0 0 8px; color: var(--body-text-color); font-size: 1.1rem; }
+.welcome p { margin: 4px auto; max-width: 560px; }
+.welcome .example { font-style: italic; margin-top: 12px; }
+.turn { display: flex; flex-direction: column; gap: 10px; }
+.msg { display: flex; }
+.msg.user { justify-content: flex-end; }
+.msg.user .bubble { background: var(--color-accent-soft); border-radius: 16px 16px 4px 16px;
+  padding: 10px 15px; max-width: 85%; white-space: pre-wrap; word-break: break-word; }
+.msg.bot .bubble { background: var(--background-fill-primary); width: 100%;
+  border: 1px solid var(--border-color-primary); border-radius: 16px 16px 16px 4px;
+  padding: 14px 18px; line-height: 1.65; box-shadow: 0 1px 2px rgba(0,0,0,.04); }
+.answer { word-break: break-word; }
+.answer .cites { font-size: .78em; vertical-align: super; line-height: 0; white-space: nowrap;
+  color: var(--body-text-color-subdued); }
+a.cite { color: var(--color-accent); font-weight: 650; text-decoration: none; padding: 0 1px; }
+a.cite:hover { text-decoration: underline; }
+.sent.flagged, .legend .flagged { text-decoration: underline dotted #d97706 2px;
+  text-underline-offset: 4px; }
+.legend { font-size: .8rem; color: var(--body-text-color-subdued); margin-top: 10px; }
+.meta { font-size: .78rem; color: var(--body-text-color-subdued); margin-top: 10px;
+  padding-top: 8px; border-top: 1px solid var(--border-color-primary); }
+.error-box { background: #fef2f2; color: #991b1b; border: 1px solid #fecaca;
+  border-radius: 8px; padding: 8px 12px; margin-top: 6px; font-size: .9rem; }
+.note { font-size: .85rem; color: var(--body-text-color-subdued); margin-top: 6px; }
+.note.stopped { color: #b45309; }
+.answer.abstained p { margin: 0; font-style: italic; }
+.dots i { display: inline-block; width: 7px; height: 7px; margin-right: 5px; border-radius: 50%;
+  background: var(--body-text-color-subdued); animation: rag-blink 1.2s infinite ease-in-out; }
+.dots i:nth-child(2) { animation-delay: .2s; } .dots i:nth-child(3) { animation-delay: .4s; }
+@keyframes rag-blink { 0%, 80%, 100% { opacity: .2; } 40% { opacity: 1; } }
+
+#status { min-height: 26px; }
+.status { display: flex; align-items: center; gap: 8px; font-size: .86rem; padding: 2px 4px;
+  color: var(--body-text-color-subdued); }
+.status.error { color: #b91c1c; } .status.done { color: #047857; }
+.spinner { width: 12px; height: 12px; border: 2px solid currentColor; flex: none;
+  border-right-color: transparent; border-radius: 50%; animation: rag-spin .8s linear infinite; }
+@keyframes rag-spin { to { transform: rotate(360deg); } }
+#ask-row { align-items: stretch; }
+#ask-buttons { gap: 6px; }
+
+#sources-col { position: sticky; top: 10px; align-self: flex-start;
+  max-height: calc(100vh - 20px); overflow-y: auto; padding-right: 2px; }
+.panel-head { display: flex; align-items: center; gap: 8px; font-weight: 650;
+  font-size: .98rem; margin: 2px 0 10px; }
+.panel-head .count { background: var(--color-accent-soft); color: var(--color-accent);
+  border-radius: 999px; padding: 0 9px; font-size: .8rem; }
+.sources .placeholder { color: var(--body-text-color-subdued); font-size: .9rem;
+  border: 1px dashed var(--border-color-primary); border-radius: 12px; padding: 18px; }
+.src-card { border: 1px solid var(--border-color-primary); border-radius: 12px;
+  padding: 12px 14px; margin-bottom: 10px; background: var(--background-fill-primary);
+  scroll-margin-top: 12px; transition: box-shadow .25s, border-color .25s; }
+.src-card.cited { border-left: 3px solid var(--color-accent); }
+.src-card:target { border-color: var(--color-accent);
+  box-shadow: 0 0 0 3px var(--color-accent-soft); }
+.src-head { display: flex; gap: 10px; align-items: flex-start; }
+.src-n { flex: none; width: 24px; height: 24px; border-radius: 7px; display: flex;
+  align-items: center; justify-content: center; font-size: .8rem; font-weight: 700;
+  background: var(--color-accent); color: #fff; }
+.src-title { font-weight: 650; line-height: 1.35; word-break: break-word; }
+.src-badge { margin-left: auto; flex: none; font-size: .68rem; text-transform: uppercase;
+  letter-spacing: .05em; color: var(--color-accent); border: 1px solid var(--color-accent);
+  border-radius: 999px; padding: 0 7px; }
+.src-meta { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 2px 10px;
+  font-size: .75rem; color: var(--body-text-color-subdued); margin: 6px 0 6px 34px; }
+.src-files { word-break: break-all; }
+.src-passage { font-size: .86rem; line-height: 1.55; margin: 0 0 0 34px; }
+.src-passage mark { background: #fde68a; color: inherit; border-radius: 3px; padding: 0 1px; }
+details.earlier { margin-top: 16px; }
+details.earlier summary { cursor: pointer; font-size: .85rem; margin-bottom: 8px;
+  color: var(--body-text-color-subdued); }
+.info { display: grid; grid-template-columns: max-content 1fr; gap: 4px 14px;
+  font-size: .85rem; margin: 4px 0; }
+.info dt { color: var(--body-text-color-subdued); } .info dd { margin: 0; word-break: break-all; }
+footer { opacity: .6; }
+"""
+
+
+def theme() -> Any:
+    import gradio as gr
+
+    return gr.themes.Soft(
+        primary_hue="indigo", secondary_hue="slate", neutral_hue="slate", font=FONTS, font_mono=MONO
+    )
