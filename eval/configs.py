@@ -25,7 +25,11 @@ class Config:
         )
 
     def describe(self) -> str:
-        parts = [f"{sec}.{k}={v}" for sec in ("retrieval", "answer") for k, v in getattr(self, sec).items()]
+        parts = [
+            f"{sec}.{k}={v}"
+            for sec in ("retrieval", "answer")
+            for k, v in getattr(self, sec).items()
+        ]
         return ", ".join(parts) or "the settings as given"
 
 
@@ -37,6 +41,19 @@ CONFIGS: dict[str, Config] = {
     "hybrid-k5": Config(retrieval={"mode": "hybrid"}, answer={"max_sources": 5}),
 }
 BASELINE = "default"  # deltas in the report are against this config
+
+
+def config_names(given: list[str] | None, retrieval_only: bool) -> tuple[str, ...]:
+    """--config values: names, or "all". Unset: every config when retrieval only (seconds each),
+    the baseline alone for LLM runs (each config costs a model answer per question)."""
+    names = given or (["all"] if retrieval_only else [BASELINE])
+    expanded = [n for name in names for n in (CONFIGS if name == "all" else [name])]
+    unknown = [n for n in expanded if n not in CONFIGS]
+    if unknown:
+        raise ConfigError(
+            f"unknown eval config {unknown[0]!r}; choose from all, {', '.join(CONFIGS)}"
+        )
+    return tuple(dict.fromkeys(expanded))
 
 
 def config_settings(name: str, base: Settings) -> Settings:

@@ -36,7 +36,9 @@ def with_flags(floors: Floors, configs: list[str], flags: Mapping[str, float | N
     return {name: {**floors.get(name, {}), **given} for name in configs} if given else floors
 
 
-def below(floors: Floors, results: Mapping[str, Mapping[str, float | int | bool | None]]) -> list[str]:
+def below(
+    floors: Floors, results: Mapping[str, Mapping[str, float | int | bool | None]]
+) -> list[str]:
     """One message per metric under its floor; results = config name → aggregate metrics."""
     out = []
     for name, limits in floors.items():

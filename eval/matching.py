@@ -30,7 +30,13 @@ _NUMBER = re.compile(
     r"(?:\s*(thousand|million|billion|trillion)\b|([kmbt])(?![a-z]))?",
     re.IGNORECASE,
 )
-_UNITS = dict(zip("one two three four five six seven eight nine".split(), range(1, 10), strict=True))
+_UNITS = dict(
+    zip(
+        ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
+        range(1, 10),
+        strict=True,
+    )
+)
 _UNITS |= {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15}
 _UNITS |= {"sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20}
 _UNITS |= {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
@@ -41,12 +47,122 @@ _WORD_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _STOP = frozenset(
-    """a an the and or of to in on for with by from as at into onto over under than then that this
-    these those it its is are was were be been being has have had do does did not no nor but if so
-    such very can could may might will would should only also more most less about up down out
-    each every both either any all some same other their they them we our you your he she his her
-    via per vs while which who whom whose what when where how why there here after before between
-    within without using used use based new just one""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "from",
+        "as",
+        "at",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "than",
+        "then",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "not",
+        "no",
+        "nor",
+        "but",
+        "if",
+        "so",
+        "such",
+        "very",
+        "can",
+        "could",
+        "may",
+        "might",
+        "will",
+        "would",
+        "should",
+        "only",
+        "also",
+        "more",
+        "most",
+        "less",
+        "about",
+        "up",
+        "down",
+        "out",
+        "each",
+        "every",
+        "both",
+        "either",
+        "any",
+        "all",
+        "some",
+        "same",
+        "other",
+        "their",
+        "they",
+        "them",
+        "we",
+        "our",
+        "you",
+        "your",
+        "he",
+        "she",
+        "his",
+        "her",
+        "via",
+        "per",
+        "vs",
+        "while",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "when",
+        "where",
+        "how",
+        "why",
+        "there",
+        "here",
+        "after",
+        "before",
+        "between",
+        "within",
+        "through",
+        "across",
+        "among",
+        "without",
+        "using",
+        "used",
+        "use",
+        "based",
+        "new",
+        "just",
+        "one",
+    ]
 ) - {"no", "not"}  # negation changes a point's meaning; keep it as content
 _UNIT_WORDS = frozenset({"x", "times", "fold", "percent", "pp"})  # carried by the number
 _TOKEN = re.compile(r"[a-z][a-z0-9]*")
@@ -101,7 +217,9 @@ def _has_number(value: float, pool: list[float]) -> bool:
     return any(math.isclose(value, x, rel_tol=1e-6) for x in pool)
 
 
-def match_point(answer: str, point: str, abstained: bool, min_overlap: float = MIN_OVERLAP) -> Match:
+def match_point(
+    answer: str, point: str, abstained: bool, min_overlap: float = MIN_OVERLAP
+) -> Match:
     if point == ABSTAIN_POINT:
         return Match(abstained, 1.0 if abstained else 0.0, True)
     if abstained:
@@ -115,5 +233,7 @@ def match_point(answer: str, point: str, abstained: bool, min_overlap: float = M
     return Match(numbers_ok and overlap >= min_overlap, round(overlap, 4), numbers_ok)
 
 
-def point_present(answer: str, point: str, abstained: bool, min_overlap: float = MIN_OVERLAP) -> bool:
+def point_present(
+    answer: str, point: str, abstained: bool, min_overlap: float = MIN_OVERLAP
+) -> bool:
     return match_point(answer, point, abstained, min_overlap).present

@@ -38,7 +38,9 @@ def ndcg_at(ranked: Sequence[str], gold: Collection[str], k: int) -> float:
     return dcg / ideal
 
 
-def retrieval_metrics(ranked: Sequence[str], gold: Collection[str], given_k: int) -> dict[str, Value]:
+def retrieval_metrics(
+    ranked: Sequence[str], gold: Collection[str], given_k: int
+) -> dict[str, Value]:
     """All retrieval metrics of one question; empty for a question without gold papers.
     `hit@given` = a gold paper is among the `given_k` sources the model is given."""
     if not gold:
@@ -292,7 +294,9 @@ class MatcherScore:
     recall: float | None
 
 
-def matcher_agreement(labels: Sequence[LabelledPair], min_overlap: float = MIN_OVERLAP) -> MatcherScore:
+def matcher_agreement(
+    labels: Sequence[LabelledPair], min_overlap: float = MIN_OVERLAP
+) -> MatcherScore:
     said = [point_present(p.answer, p.point, is_abstention(p.answer), min_overlap) for p in labels]
     truth = [p.label for p in labels]
     tp = sum(s and t for s, t in zip(said, truth, strict=True))

@@ -136,8 +136,9 @@ def table(s: RunSummary, group: str, rows: Sequence[Row]) -> list[tuple[Row, lis
 
 
 def type_rows(s: RunSummary) -> list[tuple[str, Row, list[Cell]]]:
-    found = {r.key: r for _, rows in ROWS for r in rows} | {"abstained": Row("abstained", "abstained")}
-    out = []
+    found = {r.key: r for _, rows in ROWS for r in rows}
+    found["abstained"] = Row("abstained", "abstained")
+    out: list[tuple[str, Row, list[Cell]]] = []
     for qtype in TYPES:
         for row, cells in table(s, qtype, [found[k] for k in TYPE_ROWS]):
             out.append((qtype, row, cells))
@@ -160,7 +161,9 @@ def md_header(s: RunSummary) -> list[str]:
         f"- date: {s.created}; commit: `{s.commit or 'unknown'}`; model: `{s.model or '(none: retrieval only)'}`",
         f"- questions: `{s.questions_file}`",
         "- configs: "
-        + "; ".join(f"`{c.name}` ({c.changes}, fingerprint `{c.fingerprint}`, n={c.n})" for c in s.configs),
+        + "; ".join(
+            f"`{c.name}` ({c.changes}, fingerprint `{c.fingerprint}`, n={c.n})" for c in s.configs
+        ),
         f"- bold = best of the row; (±x) = difference from `{BASELINE}`",
         "",
     ]
@@ -171,7 +174,10 @@ def md_comparison(s: RunSummary) -> list[str]:
     rule = "|---|" + "---:|" * len(s.configs)
     lines: list[str] = []
     for title, rows in ROWS:
-        body = [f"| {r.label} | " + " | ".join(md_cell(c) for c in cells) + " |" for r, cells in table(s, "all", rows)]
+        body = [
+            f"| {r.label} | " + " | ".join(md_cell(c) for c in cells) + " |"
+            for r, cells in table(s, "all", rows)
+        ]
         if body:
             lines += [f"## {title}", "", head, rule, *body, ""]
     return lines
@@ -180,8 +186,15 @@ def md_comparison(s: RunSummary) -> list[str]:
 def md_types(s: RunSummary) -> list[str]:
     head = "| type | metric | " + " | ".join(c.name for c in s.configs) + " |"
     rule = "|---|---|" + "---:|" * len(s.configs)
-    body = [f"| {t} | {r.key} | " + " | ".join(md_cell(c) for c in cells) + " |" for t, r, cells in type_rows(s)]
-    counts = ", ".join(f"{t}={s.configs[0].groups.get(t, {}).get('n', 0)}" for t in TYPES) if s.configs else ""
+    body = [
+        f"| {t} | {r.key} | " + " | ".join(md_cell(c) for c in cells) + " |"
+        for t, r, cells in type_rows(s)
+    ]
+    counts = (
+        ", ".join(f"{t}={s.configs[0].groups.get(t, {}).get('n', 0)}" for t in TYPES)
+        if s.configs
+        else ""
+    )
     return ["## By question type", "", f"Questions: {counts}.", "", head, rule, *body, ""]
 
 
@@ -217,14 +230,24 @@ def md_matcher(s: RunSummary) -> list[str]:
 
 def md_floors(s: RunSummary) -> list[str]:
     if not s.floors_checked:
-        return ["Floors: not checked (a partial question set, or no floors).", ""]
+        return [
+            "Floors: not checked (no floors file or --min-* flag, or a partial question set).",
+            "",
+        ]
     if not s.floor_failures:
         return ["Floors: all met.", ""]
     return ["Floors: **below**", "", *[f"- {f}" for f in s.floor_failures], ""]
 
 
 def markdown(s: RunSummary) -> str:
-    parts = [md_header(s), md_comparison(s), md_types(s), md_calibration(s), md_matcher(s), md_floors(s)]
+    parts = [
+        md_header(s),
+        md_comparison(s),
+        md_types(s),
+        md_calibration(s),
+        md_matcher(s),
+        md_floors(s),
+    ]
     files = "Files: `results.jsonl` (every answer and its metrics), `summary.json`, `report.html`."
     return "\n".join([line for p in parts for line in p] + [files, ""])
 
@@ -261,7 +284,13 @@ def draw_calibration(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
         for i, c in enumerate(c for c in configs if c.calibration.applies):
             color = f"C{i}"
             rows = [r for r in c.calibration.rows if r["answered_accuracy"] is not None]
-            ax.plot([r["coverage"] for r in rows], [r["answered_accuracy"] for r in rows], "-", color=color, label=c.name)
+            ax.plot(
+                [r["coverage"] for r in rows],
+                [r["answered_accuracy"] for r in rows],
+                "-",
+                color=color,
+                label=c.name,
+            )
             _mark(ax, c.calibration, "at_configured", "o", color)
             _mark(ax, c.calibration, "chosen", "*", color)
         ax.set(xlabel="coverage (share of questions answered)", ylabel="answered accuracy")
@@ -276,9 +305,15 @@ def draw_overall(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
     def draw(ax: Any) -> None:
         for c in (c for c in configs if c.calibration.applies):
             rows = c.calibration.rows
-            ax.plot([r["threshold"] for r in rows], [r["overall"] for r in rows], label=f"{c.name}: overall")
+            ax.plot(
+                [r["threshold"] for r in rows],
+                [r["overall"] for r in rows],
+                label=f"{c.name}: overall",
+            )
         if configs:
-            ax.axvline(configs[0].calibration.configured, color="grey", linestyle="--", label="configured")
+            ax.axvline(
+                configs[0].calibration.configured, color="grey", linestyle="--", label="configured"
+            )
         ax.set(xlabel="threshold on best dense similarity", ylabel="correct answers + abstentions")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -287,12 +322,14 @@ def draw_overall(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
 
 
 def draw_similarity(records: Sequence[EvalRecord], threshold: float) -> Callable[[Any], None]:
+    sims: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
+    for r in records:
+        if r.retrieval.best_similarity is not None:
+            kind = "unanswerable" if r.type == "unanswerable" else "answerable"
+            sims[kind].append(r.retrieval.best_similarity)
+
     def draw(ax: Any) -> None:
-        sims = {
-            kind: [r.retrieval.best_similarity for r in records if (r.type == "unanswerable") == un and r.retrieval.best_similarity is not None]
-            for kind, un in (("answerable", False), ("unanswerable", True))
-        }
-        ax.hist(list(sims.values()), bins=20, label=list(sims), stacked=False)
+        ax.hist(list(sims.values()), bins=20, label=list(sims))
         ax.axvline(threshold, color="grey", linestyle="--", label=f"configured {threshold:.2f}")
         ax.set(xlabel="best dense similarity of retrieval", ylabel="questions")
         ax.legend(fontsize=8)
@@ -324,7 +361,10 @@ def plots(s: RunSummary, records: Sequence[EvalRecord]) -> list[tuple[str, str]]
         out += [
             ("Answered accuracy against coverage", png(draw_calibration(s.configs))),
             ("Score against threshold", png(draw_overall(s.configs))),
-            (f"Best similarity by question kind ({calibrated[0].name})", png(draw_similarity(first, calibrated[0].calibration.configured))),
+            (
+                f"Best similarity by question kind ({calibrated[0].name})",
+                png(draw_similarity(first, calibrated[0].calibration.configured)),
+            ),
         ]
     return out
 
@@ -334,13 +374,13 @@ def plots(s: RunSummary, records: Sequence[EvalRecord]) -> list[tuple[str, str]]
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 7px;
 text-align:right;vertical-align:top}th:first-child,td:first-child,td.l{text-align:left}
-.d{color:#777;font-size:85%}.q td{font-size:90%}details{margin:.2em 0}img{max-width:100%}
-.bad{color:#b00}code{background:#f4f4f4;padding:0 3px}"""
+.d{color:#777;font-size:85%}.q td{font-size:90%}details{margin:.2em 0}img{max-width:100%}"""
 
 
 def html_cell(c: Cell) -> str:
     text = f"<b>{escape(c.text)}</b>" if c.bold else escape(c.text)
-    return f"<td>{text}" + (f' <span class="d">({escape(c.delta)})</span>' if c.delta else "") + "</td>"
+    diff = f' <span class="d">({escape(c.delta)})</span>' if c.delta else ""
+    return f"<td>{text}{diff}</td>"
 
 
 def html_table(head: Sequence[str], rows: Sequence[str]) -> str:
@@ -352,7 +392,10 @@ def html_comparison(s: RunSummary) -> str:
     head = ["metric", *[c.name for c in s.configs]]
     parts = []
     for title, rows in ROWS:
-        body = [f"<tr><td>{escape(r.label)}</td>{''.join(map(html_cell, cells))}</tr>" for r, cells in table(s, "all", rows)]
+        body = [
+            f"<tr><td>{escape(r.label)}</td>{''.join(map(html_cell, cells))}</tr>"
+            for r, cells in table(s, "all", rows)
+        ]
         if body:
             parts.append(f"<h3>{escape(title)}</h3>" + html_table(head, body))
     return "".join(parts)
@@ -371,9 +414,13 @@ def html_question(qid: str, recs: Sequence[EvalRecord]) -> str:
     first = recs[0]
     cells = "".join(f"<td>{escape(question_cell(r))}</td>" for r in recs)
     answers = "".join(
-        f"<p><b>{escape(r.config)}</b>: {escape(r.answer.answer)}</p>" for r in recs if r.answer is not None
+        f"<p><b>{escape(r.config)}</b>: {escape(r.answer.answer)}</p>"
+        for r in recs
+        if r.answer is not None
     )
-    text = escape(first.question) + (f"<details><summary>answers</summary>{answers}</details>" if answers else "")
+    text = escape(first.question) + (
+        f"<details><summary>answers</summary>{answers}</details>" if answers else ""
+    )
     return f"<tr><td>{escape(qid)}</td><td class=l>{escape(first.type)}</td><td class=l>{text}</td>{cells}</tr>"
 
 
@@ -392,28 +439,43 @@ def html_questions(s: RunSummary, records: Sequence[EvalRecord]) -> str:
     for r in records:
         by_qid.setdefault(r.qid, []).append(r)
     order = [c.name for c in s.configs]
-    body = [html_question(q, sorted(rs, key=lambda r: order.index(r.config))) for q, rs in by_qid.items()]
+    body = [
+        html_question(q, sorted(rs, key=lambda r: order.index(r.config)))
+        for q, rs in by_qid.items()
+    ]
     head = ["qid", "type", "question", *order]
     return '<div class="q">' + html_table(head, body) + "</div>"
 
 
-def html(s: RunSummary, records: Sequence[EvalRecord]) -> str:
-    md = markdown(s).split("\n")
-    intro = "".join(f"<li>{escape(line[2:])}</li>" for line in md_header(s) if line.startswith("- "))
-    figs = "".join(f"<h3>{escape(t)}</h3><img alt='{escape(t)}' src='data:image/png;base64,{b}'>" for t, b in plots(s, records))
-    calib = "".join(f"<li>{escape(line[2:])}</li>" for line in md_calibration(s) if line.startswith("- "))
-    matcher = "".join(f"<p>{escape(x)}</p>" for x in md_matcher(s)[2:3])
-    floors = " ".join(escape(x) for x in md_floors(s) if x)
-    del md
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Evaluation {escape(s.created)}</title>"
-        f"<style>{CSS}</style></head><body><h1>Evaluation: {escape(s.mode)} run, {s.n_questions} questions</h1>"
-        f"<ul>{intro}</ul><h2>Comparison</h2>{html_comparison(s)}<h2>By question type</h2>{html_types(s)}"
-        f"<h2>Abstention threshold</h2><ul>{calib}</ul>{figs}<h2>Answer-point matcher</h2>{matcher}"
-        f"{html_matcher(s)}<h2>Floors</h2><p>{floors}</p><h2>Questions</h2>"
-        f"<p>Per config: rank of the first gold paper · answer-point recall · A = abstained.</p>"
-        f"{html_questions(s, records)}</body></html>"
+def html_list(lines: Sequence[str]) -> str:
+    """The "- " bullet lines of a Markdown section as an HTML list."""
+    items = "".join(f"<li>{escape(x[2:])}</li>" for x in lines if x.startswith("- "))
+    return f"<ul>{items}</ul>"
+
+
+def html_figures(s: RunSummary, records: Sequence[EvalRecord]) -> str:
+    return "".join(
+        f"<h3>{escape(title)}</h3><img alt='{escape(title)}' src='data:image/png;base64,{b64}'>"
+        for title, b64 in plots(s, records)
     )
+
+
+def html(s: RunSummary, records: Sequence[EvalRecord]) -> str:
+    matcher_note = md_matcher(s)[2] if s.matcher else ""
+    floors = " ".join(x for x in md_floors(s) if x)
+    title = f"Evaluation: {s.mode} run, {s.n_questions} questions"
+    body = [
+        f"<h1>{escape(title)}</h1>{html_list(md_header(s))}",
+        f"<h2>Comparison</h2>{html_comparison(s)}",
+        f"<h2>By question type</h2>{html_types(s)}",
+        f"<h2>Abstention threshold</h2>{html_list(md_calibration(s))}{html_figures(s, records)}",
+        f"<h2>Answer-point matcher</h2><p>{escape(matcher_note)}</p>{html_matcher(s)}",
+        f"<h2>Floors</h2><p>{escape(floors)}</p>",
+        "<h2>Questions</h2><p>Per config: rank of the first gold paper · answer-point recall · "
+        f"A = abstained.</p>{html_questions(s, records)}",
+    ]
+    head = f"<meta charset='utf-8'><title>{escape(title)}</title><style>{CSS}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"
 
 
 def html_matcher(s: RunSummary) -> str:
@@ -422,7 +484,11 @@ def html_matcher(s: RunSummary) -> str:
         f"<td>{fmt(m['agreement'])}</td><td>{fmt(m['precision'])}</td><td>{fmt(m['recall'])}</td></tr>"
         for m in s.matcher
     ]
-    return html_table(["min_overlap", "pairs", "agreement", "precision", "recall"], body) if body else ""
+    return (
+        html_table(["min_overlap", "pairs", "agreement", "precision", "recall"], body)
+        if body
+        else ""
+    )
 
 
 def write_reports(out: Path, s: RunSummary, records: Sequence[EvalRecord]) -> list[Path]:
@@ -443,5 +509,8 @@ CONSOLE_KEYS = ("hit@1", "hit@5", "recall@10", "mrr", "ndcg@10", "point_recall",
 def console_lines(s: RunSummary, out_dir: Path) -> list[str]:
     """The few numbers `rag eval` prints, one line per config, and where the reports are."""
     shown = [k for k in CONSOLE_KEYS if any(c.groups["all"].get(k) is not None for c in s.configs)]
-    lines = [f"{c.name:>10}: " + "  ".join(f"{k} {fmt(c.groups['all'].get(k))}" for k in shown) for c in s.configs]
+    lines = [
+        f"{c.name:>10}: " + "  ".join(f"{k} {fmt(c.groups['all'].get(k))}" for k in shown)
+        for c in s.configs
+    ]
     return [*lines, f"reports: {out_dir}/report.html (report.md, summary.json, results.jsonl)"]

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,14 +22,23 @@ from eval.data import Question, load_questions
 from eval.floors import FLOORS_FILE, below, load_floors, with_flags
 from eval.metrics import Value, answer_metrics, correct, cost_metrics, retrieval_metrics
 from eval.provenance import default_out_dir, git_commit, now
-from eval.records import EvalRecord, Key, Mode, RetrievalRecord, append_record, load_records
-from eval.records import pending, select
+from eval.records import (
+    EvalRecord,
+    Key,
+    Mode,
+    RetrievalRecord,
+    append_record,
+    load_records,
+    pending,
+    select,
+)
 from eval.summary import RunSummary, config_result, matcher_rows
+from rag.errors import ConfigError
 from rag.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
     from rag.answer import AnswerEngine
-    from rag.retrieve import Retriever
+    from rag.retrieve import Retrieval, Retriever
     from rag.schema import AskOutput
 
 log = logging.getLogger(__name__)
@@ -90,7 +100,7 @@ class EvalOutcome:
 def run_eval(opts: EvalOptions, base: Settings) -> EvalOutcome:
     from eval.report import write_reports
 
-    questions = load_questions(opts.questions)[: opts.limit]
+    questions = take(load_questions(opts.questions), opts.limit)
     plans = [Plan(name, config_settings(name, base)) for name in dict.fromkeys(opts.configs)]
     out = opts.out or default_out_dir(opts.retrieval_only)
     wanted = [(p.name, opts.mode, p.fingerprint, q.qid) for q in questions for p in plans]
@@ -107,6 +117,21 @@ def run_eval(opts: EvalOptions, base: Settings) -> EvalOutcome:
     return EvalOutcome(out, summary, files)
 
 
+def take(questions: Sequence[Question], limit: int | None) -> list[Question]:
+    """The first `limit` questions taken round-robin across types, in file order within a type,
+    so a small run still covers every type (unanswerable ones included)."""
+    if limit is None:
+        return list(questions)
+    if limit < 1:
+        raise ConfigError(f"--limit {limit}: give a positive number of questions")
+    by_type: dict[str, list[Question]] = {}
+    for q in questions:
+        by_type.setdefault(q.type, []).append(q)
+    rounds = zip_longest(*by_type.values())
+    picked = [q for r in rounds for q in r if q is not None][:limit]
+    return [q for q in questions if q in picked]
+
+
 def run_pending(
     todo: Sequence[Key],
     questions: Sequence[Question],
@@ -118,7 +143,7 @@ def run_pending(
     from tqdm import tqdm
 
     by_qid, by_name = {q.qid: q for q in questions}, {p.name: p for p in plans}
-    bar = tqdm(todo, desc="eval", unit="q", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(todo, desc="eval", unit="q", disable=not progress, dynamic_ncols=True, mininterval=1)
     for name, _, _, qid in bar:
         bar.set_postfix_str(f"{name} {qid}")
         append_record(results, evaluate(by_name[name], by_qid[qid]))
@@ -132,16 +157,34 @@ def evaluator(base: Settings, plans: Sequence[Plan], mode: Mode) -> Iterator[Eva
 
     embedder = embedder_for(base)
     retrievers = _retrievers(plans, open_store(base, embedder), embedder)
+    memo = {name: Memo(r) for name, r in retrievers.items()}
     if mode == "retrieval":
-        yield lambda p, q: retrieval_only_record(p, q, retrievers[p.name])
+        yield lambda p, q: retrieval_only_record(p, q, memo[p.name])
         return
     url, server = start_llm(base)
     try:
-        engines = {p.name: build_engine(ungated(p.settings), url, retrievers[p.name]) for p in plans}
-        yield lambda p, q: full_record(p, q, retrievers[p.name], engines[p.name])
+        engines = {
+            p.name: build_engine(ungated(p.settings), url, retrievers[p.name]) for p in plans
+        }
+        yield lambda p, q: full_record(p, q, memo[p.name], engines[p.name])
     finally:
         if server is not None:
             server.stop()
+
+
+class Memo:
+    """A retriever's searches, kept: configs sharing retrieval settings (default, hybrid-k3,
+    hybrid-k5) share one search per question. Retrieval is deterministic."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self._seen: dict[tuple[str, int, str], Retrieval] = {}
+
+    def search(self, question: str, top_k: int, mode: str) -> Retrieval:
+        key = (question, top_k, mode)
+        if key not in self._seen:
+            self._seen[key] = self.retriever.search(question, top_k=top_k, mode=mode)
+        return self._seen[key]
 
 
 def _retrievers(plans: Sequence[Plan], store: object, embedder: object) -> dict[str, Retriever]:
@@ -161,7 +204,7 @@ def ungated(s: Settings) -> Settings:
     return s.model_copy(update={"answer": s.answer.model_copy(update={"abstain_min_score": -1.0})})
 
 
-def search(p: Plan, q: Question, retriever: Retriever) -> RetrievalRecord:
+def search(p: Plan, q: Question, retriever: Memo) -> RetrievalRecord:
     from rag.answer import check_question
 
     text = check_question(q.question, p.settings.answer.max_question_chars)  # as the engine does
@@ -202,7 +245,7 @@ def _record(
     )
 
 
-def retrieval_only_record(p: Plan, q: Question, retriever: Retriever) -> EvalRecord:
+def retrieval_only_record(p: Plan, q: Question, retriever: Memo) -> EvalRecord:
     rec = search(p, q, retriever)
     m = retrieval_metrics(rec.paper_ids, q.gold_ids, p.settings.answer.max_sources)
     m |= {"gated": gated(p, rec), "abstained": gated(p, rec), "retrieve_ms": rec.retrieve_ms}
@@ -210,7 +253,7 @@ def retrieval_only_record(p: Plan, q: Question, retriever: Retriever) -> EvalRec
     return _record(p, q, rec, m)
 
 
-def full_record(p: Plan, q: Question, retriever: Retriever, engine: AnswerEngine) -> EvalRecord:
+def full_record(p: Plan, q: Question, retriever: Memo, engine: AnswerEngine) -> EvalRecord:
     from rag.schema import ask_output
 
     rec = search(p, q, retriever)
@@ -241,7 +284,10 @@ def summarize(
         questions_file=str(opts.questions),
         n_questions=n,
         limit=opts.limit,
-        configs=[config_result(p.name, [r for r in records if r.config == p.name], opts.mode) for p in plans],
+        configs=[
+            config_result(p.name, [r for r in records if r.config == p.name], opts.mode)
+            for p in plans
+        ],
         matcher=matcher_rows(LABELS),
     )
     return check_floors(opts, summary)

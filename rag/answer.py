@@ -141,6 +141,7 @@ class AnswerEngine:
         embedder: Embedder,
         count_tokens: Callable[[str], int],
         model_name: str,
+        ensure_endpoint: Callable[[], object] | None = None,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -150,6 +151,8 @@ class AnswerEngine:
         self.embedder = embedder
         self.count = count_tokens
         self.model_name = model_name
+        # Called before each generation: restarts the local server if it died (no-op remote).
+        self.ensure_endpoint = ensure_endpoint
         self.checker = cit.Checker(cfg.support_min)
         self._last_prompt = ""  # what the server last saw: its KV cache holds this prefix
 
@@ -183,6 +186,8 @@ class AnswerEngine:
             yield Done(self._abstain(q, standalone, sources, retrieval, start, "retrieval"))
             return
         messages = self._messages(q, sources, reuse)
+        if self.ensure_endpoint:
+            self.ensure_endpoint()
         yield Status(f"model reading {len(sources)} sources…")
         run = _Run(start, overrides={} if temperature is None else {"temperature": temperature})
         yield from self._generate(messages, run)

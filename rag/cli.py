@@ -157,7 +157,7 @@ def _with_engine(settings: Settings, work: Callable[[Any], int]) -> int:
     server = None
     try:
         url, server = start_llm(settings)
-        return work(build_engine(settings, url))
+        return work(build_engine(settings, url, server=server))
     finally:
         if server is not None:
             server.stop()
@@ -211,13 +211,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.configs import CONFIGS
+    from eval.configs import config_names
     from eval.report import console_lines
     from eval.runner import EXIT_BELOW_FLOOR, EvalOptions, floors_path, run_eval
 
     opts = EvalOptions(
         questions=Path(args.questions),
-        configs=tuple(args.config or CONFIGS),
+        configs=config_names(args.config, args.retrieval_only),
         retrieval_only=args.retrieval_only,
         limit=args.limit,
         out=Path(args.out) if args.out else None,
@@ -233,6 +233,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     for failure in outcome.summary.floor_failures:
         _err(f"below floor: {failure}")
     return EXIT_BELOW_FLOOR if outcome.summary.floor_failures else 0
+
+
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from ui.app import main as ui_main
+
+    update = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if update:
+        settings = settings.model_copy(update={"ui": settings.ui.model_copy(update=update)})
+    return ui_main(settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,9 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     e = sub.add_parser("eval", help="score retrieval, citations, answers and abstention")
     e.add_argument("--questions", required=True, help="question JSONL (eval/questions.jsonl)")
-    e.add_argument("--config", action="append", help="config name, repeatable (default: all)")
+    e.add_argument(
+        "--config",
+        action="append",
+        help="config name or 'all', repeatable (default: all with --retrieval-only, else default)",
+    )
     e.add_argument("--retrieval-only", action="store_true", help="no LLM: retrieval metrics")
-    e.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    e.add_argument("--limit", type=int, default=None, help="N questions, round-robin by type")
     e.add_argument("--out", help="run directory (default runs/eval-<date>-<shortsha>/); resumes")
     e.add_argument("--floors", help="floors JSON (default eval/floors.json; 'none' = off)")
     e.add_argument("--min-hit5", type=float, default=None, help="fail below this hit@5")
@@ -275,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy report.md/.html to eval/latest/ (default: after a complete LLM run)",
     )
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    u = sub.add_parser("ui", help="the web chat (ingests the corpus into an empty store)")
+    u.add_argument("--host", default=None, help="interface to bind (default RAG_UI_HOST)")
+    u.add_argument("--port", type=int, default=None, help="port (default RAG_UI_PORT)")
     return p
 
 
@@ -285,6 +301,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "ask": cmd_ask,
     "chat": cmd_chat,
     "eval": cmd_eval,
+    "ui": cmd_ui,
 }
 
 

@@ -4,6 +4,7 @@ server when RAG_CHROMA_URL is set. Third-party errors become StoreError at this 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -85,7 +86,8 @@ def writer_lock(settings: Settings) -> Iterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
     except OSError as e:
-        raise StoreError(f"cannot create {lock_path}: {e.strerror}; check RAG_DATA_DIR") from e
+        why = "the data directory is read-only" if e.errno in (errno.EROFS, errno.EACCES) else e.strerror
+        raise StoreError(f"cannot write {lock_path}: {why}; fix permissions or RAG_DATA_DIR") from e
     with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -70,7 +70,10 @@ def start_llm(settings: Settings, progress: bool = True) -> tuple[str, LocalServ
 
 
 def build_engine(
-    settings: Settings, base_url: str, retriever: Retriever | None = None
+    settings: Settings,
+    base_url: str,
+    retriever: Retriever | None = None,
+    server: LocalServer | None = None,
 ) -> AnswerEngine:
     from rag.answer import AnswerEngine
     from rag.llm import make_llm
@@ -86,4 +89,5 @@ def build_engine(
         embedder=retriever.embedder,
         count_tokens=TokenCounter(packaged_model_dir()),
         model_name=settings.llm.model,
+        ensure_endpoint=server.ensure_running if server else None,
     )

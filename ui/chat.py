@@ -176,7 +176,9 @@ def _finish(state: ChatState, live: _Live, answer: Answer, scratch: Conversation
         )
     kind = "info" if answer.abstained else "done"
     status = "No answer in the sources." if answer.abstained else render.answer_meta(answer)
-    return View(_chat(state), render.status_html(status, kind), panel, render.export_markdown(answer))
+    return View(
+        _chat(state), render.status_html(status, kind), panel, render.export_markdown(answer)
+    )
 
 
 def _end(state: ChatState, live: _Live, body: str) -> None:

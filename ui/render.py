@@ -25,16 +25,15 @@ ABSTAIN_REASONS = {
     "model": "The model found no answer in the retrieved sources.",
 }
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]+")
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "s")
-_STOPWORDS = frozenset(
-    """a about above after again all also an and any are as at be been being both but by can
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "al", "e", "s")
+_STOPWORDS_TEXT = """a about above after again all also an and any are as at be been being both but by can
     could did do does doing done each few for from had has have having how i if in into is it
     its itself just me more most my no nor not now of off on once only or other our out over
     own paper papers same she should so some such than that the their them then there these
     they this those through to too under until up very was we were what when where which while
     who whom why will with would you your use used using method methods approach model models
-    show shows new one two does make makes way ways work works tell explain describe""".split()
-)
+    show shows new one two does make makes way ways work works tell explain describe"""
+_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 def esc(text: object) -> str:
@@ -141,16 +140,28 @@ def sources_placeholder(text: str = "Ask a question: the papers it draws on appe
 
 def _citation_link(numbers: list[int], rid: str, n_sources: int) -> str:
     parts = [
-        f'<a class="cite" href="#{card_id(rid, n)}">{n}</a>' if 1 <= n <= n_sources else str(n)
+        f'<a class="cite" href="#{card_id(rid, n)}">{n}</a>'
+        if 1 <= n <= n_sources
+        else f'<span class="cite-bad" title="no such source">{n}</span>'
         for n in numbers
     ]
-    return f'<span class="cites">[{", ".join(parts)}]</span>'
+    # The brackets stay in the text (copying keeps "[1]") but are drawn as chips.
+    inner = '<span class="br">, </span>'.join(parts)
+    return f'<span class="cites"><span class="br">[</span>{inner}<span class="br">]</span></span>'
 
 
 def link_citations(escaped: str, rid: str, n_sources: int) -> str:
-    """[n] markers in already-escaped text become links to their source cards. Safe on escaped
-    text: the marker pattern holds only digits, spaces and separators."""
-    return CITATION.sub(lambda m: _citation_link(expand(m.group(1)), rid, n_sources), escaped)
+    """[n] markers in already-escaped text become links to their source cards; a bracket with
+    no given source number (e.g. a year) stays as written. Safe on escaped text: the marker
+    pattern holds only digits, spaces and separators."""
+
+    def link(m: re.Match[str]) -> str:
+        numbers = expand(m.group(1))
+        if not any(1 <= n <= n_sources for n in numbers):
+            return m.group(0)
+        return _citation_link(numbers, rid, n_sources)
+
+    return CITATION.sub(link, escaped)
 
 
 def inline_markup(text: str, rid: str, n_sources: int) -> str:
@@ -276,12 +287,15 @@ def info_html(rows: Sequence[tuple[str, str]]) -> str:
 
 # -- export ---------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|!])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#|!])")
 
 
 def md_text(text: str) -> str:
-    """Untrusted text as Markdown that renders literally: no raw HTML, no links, no emphasis."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split())).replace("&", "&amp;")
+    """Untrusted text as Markdown that renders literally: no raw HTML (entities), no links or
+    emphasis (backslash escapes), one line."""
+    flat = re.sub(r"\s+", " ", text)
+    html_safe = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", html_safe)
 
 
 def md_answer(text: str) -> str:
@@ -301,11 +315,11 @@ def _reference(s: Source) -> str:
 
 def export_markdown(answer: Answer, model: str = "") -> str:
     refs = answer.cited or answer.sources
-    lines = ["# " + md_text(answer.question), "", md_answer(answer.text), ""]
+    lines = ["# " + md_text(answer.question).strip(), "", md_answer(answer.text).strip(), ""]
     flagged = [s for s in answer.sentences if s.support in FLAGGED]
     if flagged:
         lines += ["Not supported by the cited sources:", ""]
-        lines += [f"- {md_answer(s.text)}" for s in flagged] + [""]
+        lines += [f"- {md_answer(s.text).strip()}" for s in flagged] + [""]
     heading = "## References" if answer.cited else "## Sources consulted"
     lines += [heading, ""] + [_reference(s) + "  " for s in refs]
     if model:

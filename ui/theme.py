@@ -9,7 +9,8 @@ FONTS = ("Inter", "ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-seri
 MONO = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
 
 CSS = """
-.gradio-container { max-width: 1360px !important; margin: 0 auto !important; }
+.gradio-container { max-width: 1380px !important; margin: 0 auto !important; }
+#banner:has(.prose:empty) { display: none; }
 #app-header { padding: 6px 2px 2px; }
 #app-header h1 { font-size: 1.5rem; font-weight: 700; margin: 0; letter-spacing: -0.01em; }
 #app-header p { margin: 4px 0 0; color: var(--body-text-color-subdued); font-size: .93rem; }
@@ -20,7 +21,7 @@ CSS = """
 .banner.warning { background: #fffbeb; border-color: #fde68a; color: #78350f; }
 .banner.info { background: #eff6ff; border-color: #bfdbfe; color: #1e3a8a; }
 
-#chat { min-height: 340px; }
+#chat { min-height: 120px; }
 .chat { display: flex; flex-direction: column; gap: 20px; padding: 4px 2px; }
 .chat.empty .welcome { border: 1px dashed var(--border-color-primary); border-radius: 14px;
   padding: 36px 28px; text-align: center; color: var(--body-text-color-subdued); }
@@ -36,10 +37,14 @@ CSS = """
   border: 1px solid var(--border-color-primary); border-radius: 16px 16px 16px 4px;
   padding: 14px 18px; line-height: 1.65; box-shadow: 0 1px 2px rgba(0,0,0,.04); }
 .answer { word-break: break-word; }
-.answer .cites { font-size: .78em; vertical-align: super; line-height: 0; white-space: nowrap;
+.cites { white-space: nowrap; font-size: .75em; vertical-align: 2px; margin-left: 2px;
   color: var(--body-text-color-subdued); }
-a.cite { color: var(--color-accent); font-weight: 650; text-decoration: none; padding: 0 1px; }
-a.cite:hover { text-decoration: underline; }
+.cites .br { font-size: 0; }
+a.cite { display: inline-block; min-width: 1.45em; padding: 0 .35em; margin: 0 1px;
+  border-radius: 6px; text-align: center; line-height: 1.5; font-weight: 650;
+  text-decoration: none; color: var(--color-accent); background: var(--color-accent-soft); }
+.cite-bad { padding: 0 .3em; text-decoration: line-through; }
+a.cite:hover { background: var(--color-accent); color: #fff; }
 .sent.flagged, .legend .flagged { text-decoration: underline dotted #d97706 2px;
   text-underline-offset: 4px; }
 .legend { font-size: .8rem; color: var(--body-text-color-subdued); margin-top: 10px; }

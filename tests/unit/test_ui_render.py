@@ -1,0 +1,267 @@
+"""The chat page's HTML and Markdown, built from crafted sources and answers (no gradio, no model).
+Paper text, titles, file names and the question are untrusted: nothing in them may become
+markup, an attribute or a link."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+
+from rag import citations as cit
+from rag.answer import Answer, Source
+from rag.prompts import ABSTAIN_PHRASE
+from rag.retrieve import PaperHit, Retrieval
+from ui import render
+from ui.health import Health, LLMState, display_url, problems
+
+EVIL_TITLE = '<img src=x onerror="window.__pwned=1">'
+EVIL_PASSAGE = "Attention <script>window.__pwned=2</script> is all you need & more."
+EVIL_QUESTION = "<script>alert(1)</script> what about attention?"
+EVIL_LINK = "[click me](javascript:alert(1)) and <a href='javascript:alert(2)'>x</a>"
+
+
+class Tags(HTMLParser):
+    """Every element and attribute an HTML string really creates."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.data: list[str] = []
+        self.feed(html)
+
+    def handle_data(self, data: str) -> None:
+        self.data.append(data)
+
+    def text(self) -> str:
+        """What the page shows (entities decoded)."""
+        return "".join(self.data)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def names(self) -> set[str]:
+        return {t for t, _ in self.tags}
+
+    def attrs(self) -> set[str]:
+        return {a for _, attrs in self.tags for a in attrs}
+
+    def hrefs(self) -> list[str]:
+        return [a["href"] or "" for _, a in self.tags if "href" in a]
+
+
+def hit(n: int, title: str = "QLoRA", chunk: str = "", files: tuple[str, ...] = ("000.txt",)):
+    return PaperHit(n, f"p{n}", title, 0.03 / n, chunk or f"passage {n}", f"c{n}", files, 0.6)
+
+
+def source(n: int, title: str = "QLoRA", passage: str = "", files=("000.txt",)) -> Source:
+    h = hit(n, title, passage, files)
+    return Source(n, h, h.chunk)
+
+
+def answer(sentences: list[cit.Sentence], sources: list[Source], **kw) -> Answer:
+    text = " ".join(s.text for s in sentences)
+    retrieval = Retrieval("q", [s.hit for s in sources], "hybrid", 5.0)
+    fields = dict(
+        question="What is QLoRA?",
+        standalone_question="What is QLoRA?",
+        text=text,
+        abstained=False,
+        abstain_reason=None,
+        sources=sources,
+        sentences=sentences,
+        retrieval=retrieval,
+        timings={"ttft_ms": 12000.0, "total_ms": 20000.0},
+        raw_text=text,
+    )
+    return Answer(**{**fields, **kw})
+
+
+def assert_inert(html: str) -> None:
+    tags = Tags(html)
+    assert "<script" not in html.lower()
+    assert not tags.names() & {"script", "img", "iframe", "svg", "object", "style"}
+    assert not {a for a in tags.attrs() if a.startswith("on")}, "an event handler attribute"
+    assert all(h.startswith("#src-") for h in tags.hrefs()), tags.hrefs()
+
+
+# -- injection ------------------------------------------------------------------------------
+
+
+def test_a_hostile_title_and_passage_render_as_text_in_the_card() -> None:
+    html = render.sources_panel([source(1, EVIL_TITLE, EVIL_PASSAGE)], EVIL_QUESTION, "r1")
+    assert_inert(html)
+    shown = Tags(html).text()
+    assert EVIL_TITLE in shown and "<script>window.__pwned=2</script>" in shown
+
+
+def test_a_hostile_listing_file_name_renders_as_text() -> None:
+    html = render.source_card(source(1, files=('"><img src=x onerror=alert(1)>',)), [], "r")
+    assert_inert(html)
+    assert "&quot;&gt;&lt;img" in html
+
+
+def test_a_hostile_question_renders_as_text_in_the_chat() -> None:
+    html = render.chat_html([render.turn_html(EVIL_QUESTION, render.streaming_body("", "r", 0))])
+    assert_inert(html)
+    assert EVIL_QUESTION in Tags(html).text()
+
+
+@pytest.mark.parametrize("text", [EVIL_LINK, EVIL_PASSAGE, EVIL_TITLE + " [1]"])
+def test_model_text_cannot_add_markup_or_links(text: str) -> None:
+    streamed = render.streaming_body(text, "r", 2)
+    final = render.answer_body(
+        answer([cit.Sentence(text, (1,), cit.SUPPORTED, 0.9)], [source(1)]), "r"
+    )
+    for html in (streamed, final):
+        assert_inert(html)
+        assert "javascript:" not in "".join(Tags(html).hrefs())
+
+
+def test_render_ids_cannot_break_out_of_the_attribute() -> None:
+    html = render.source_card(source(1), [], 'x" onmouseover="alert(1)')
+    assert_inert(html)
+    assert 'id="src-xonmouseoveralert1-1"' in html
+
+
+def test_errors_and_banners_are_escaped() -> None:
+    assert_inert(render.error_body("<img src=x onerror=alert(1)>", "<b>partial</b>", "r", 1))
+    banner = render.banner_html([render.Problem("<script>x</script>", "<img src=x onerror=y>")])
+    assert_inert(banner)
+    assert_inert(render.info_html([("<b>k</b>", "<script>v</script>")]))
+
+
+# -- highlighting ---------------------------------------------------------------------------
+
+
+def test_question_terms_are_highlighted_in_the_passage() -> None:
+    html = render.highlight(
+        "Retrieval-augmented models retrieve passages.", render.query_terms("retrieval")
+    )
+    assert html.count("<mark>") == 2
+    assert "<mark>Retrieval-augmented</mark>" in html and "<mark>retrieve</mark>" in html
+
+
+def test_stopwords_are_not_highlighted() -> None:
+    terms = render.query_terms("What is the method that the paper uses for quantization?")
+    assert "the" not in terms and "what" not in terms
+    assert "<mark>quantization</mark>" in render.highlight("the quantization of the", terms)
+
+
+def test_highlighting_never_matches_inside_an_entity() -> None:
+    html = render.highlight("a & b <amp>", ["amp", "lt"])
+    assert "&amp;" in html and "&lt;<mark>amp</mark>&gt;" in html
+    assert "&<mark>" not in html
+
+
+def test_short_uppercase_acronyms_count_as_terms() -> None:
+    assert "rl" in render.query_terms("Which RL method?")
+
+
+# -- citations and support ------------------------------------------------------------------
+
+
+def test_each_citation_links_to_its_card() -> None:
+    html = render.streaming_body("Claim [1][2]. Range [1-2]. In [2023]. Mixed [2, 9].", "abct1", 2)
+    assert Tags(html).hrefs() == ["#src-abct1-1", "#src-abct1-2"] * 2 + ["#src-abct1-2"]
+    assert "In [2023]." in html  # no source has that number: left as written
+    assert "Claim [1][2]. Range [1, 2]." in Tags(html).text()  # copying keeps the markers
+    cards = render.sources_panel([source(1), source(2)], "q", "abct1")
+    ids = [a["id"] for t, a in Tags(cards).tags if t == "article"]
+    assert ids == ["src-abct1-1", "src-abct1-2"]
+
+
+def test_unsupported_and_uncited_sentences_are_marked_with_a_legend() -> None:
+    sentences = [
+        cit.Sentence("QLoRA uses 4-bit weights [1].", (1,), cit.SUPPORTED, 0.8),
+        cit.Sentence("It was invented in 1850 [1].", (1,), cit.UNSUPPORTED, 0.1),
+        cit.Sentence("Everyone uses it.", (), cit.UNCITED, 0.1),
+    ]
+    html = render.answer_body(answer(sentences, [source(1)]), "r")
+    flagged = [a for t, a in Tags(html).tags if "flagged" in (a.get("class") or "").split()]
+    assert len(flagged) == 3  # two sentences and the legend's sample
+    assert 'class="legend"' in html
+
+
+def test_a_fully_supported_answer_has_no_legend() -> None:
+    s = cit.Sentence("QLoRA uses 4-bit weights [1].", (1,), cit.SUPPORTED, 0.8)
+    html = render.answer_body(answer([s], [source(1)]), "r")
+    assert "legend" not in html and "flagged" not in html
+
+
+def test_an_abstention_shows_the_phrase_and_why() -> None:
+    s = cit.Sentence(ABSTAIN_PHRASE, (), cit.ABSTENTION, None)
+    a = answer([s], [source(1)], abstained=True, abstain_reason="retrieval", text=ABSTAIN_PHRASE)
+    html = render.answer_body(a, "r")
+    assert ABSTAIN_PHRASE in html and render.ABSTAIN_REASONS["retrieval"] in html
+
+
+def test_cited_cards_are_marked() -> None:
+    html = render.sources_panel([source(1), source(2)], "q", "r", cited=[2])
+    cited = [a["id"] for t, a in Tags(html).tags if "cited" in (a.get("class") or "").split()]
+    assert cited == ["src-r-2"]
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+def test_markdown_export_has_the_answer_and_a_numbered_reference_list() -> None:
+    sentences = [
+        cit.Sentence("QLoRA finetunes 4-bit models [1].", (1,), cit.SUPPORTED, 0.8),
+        cit.Sentence("It adds paged optimizers [2].", (2,), cit.SUPPORTED, 0.7),
+    ]
+    sources = [source(1, "QLoRA", files=("000.txt",)), source(2, "Paged", files=("001.txt",))]
+    md = render.export_markdown(answer(sentences, sources), model="qwen")
+    assert md.startswith("# What is QLoRA?")
+    assert "QLoRA finetunes 4-bit models [1]. It adds paged optimizers [2]." in md
+    refs = md.split("## References", 1)[1]
+    assert "[1] QLoRA — 000.txt" in refs and "[2] Paged — 001.txt" in refs
+
+
+def test_markdown_export_neutralises_hostile_text() -> None:
+    s = cit.Sentence(EVIL_LINK + " [1].", (1,), cit.UNSUPPORTED, 0.1)
+    md = render.export_markdown(answer([s], [source(1, EVIL_TITLE)], question=EVIL_QUESTION))
+    assert "<script" not in md and "<img" not in md and "<a " not in md
+    assert "](javascript:" not in md
+    assert "[1]" in md and "Not supported by the cited sources" in md
+
+
+# -- health ---------------------------------------------------------------------------------
+
+
+def health(**kw) -> Health:
+    base = dict(
+        store_error=None,
+        llm=LLMState.READY,
+        llm_detail=None,
+        endpoint="http://127.0.0.1:8765/v1",
+        model="qwen",
+        local=True,
+    )
+    return Health(**{**base, **kw})
+
+
+def test_a_healthy_app_shows_no_banner() -> None:
+    assert problems(health()) == [] and problems(health(llm=LLMState.BUSY)) == []
+
+
+@pytest.mark.parametrize(
+    ("kw", "says", "fix"),
+    [
+        ({"store_error": "collection papers-x does not exist"}, "No papers", "rag ingest"),
+        ({"llm": LLMState.STARTING, "waiting_s": 12}, "loading", "Wait"),
+        ({"llm": LLMState.DOWN, "local": False}, "does not answer", "RAG_LLM_BASE_URL"),
+        ({"llm": LLMState.REFUSED}, "refused", "RAG_LLM_API_KEY"),
+        ({"llm": LLMState.WRONG_MODEL}, "lacks the model", "RAG_LLM_MODEL"),
+        ({"llm": LLMState.FAILED, "llm_detail": "port taken"}, "port taken", "restart"),
+    ],
+)
+def test_each_problem_says_what_and_how_to_fix_it(kw: dict, says: str, fix: str) -> None:
+    (p,) = problems(health(**kw))
+    assert says in p.what and fix in p.fix
+
+
+def test_the_endpoint_is_shown_without_credentials() -> None:
+    assert display_url("https://user:sk-secret@api.example.com:8443/v1?key=sk-2") == (
+        "https://api.example.com:8443/v1"
+    )
