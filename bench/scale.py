@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+CpuClock = Callable[[], float]
 DIM = 384
 CHROMA_CLI = Path(sys.executable).parent / "chroma"
 CONFIG = {"hnsw": {"space": "cosine"}}
@@ -43,8 +44,10 @@ class Run:
     mode: str
     size: int
     ingest_per_s: float
+    ingest_cpu_s: float  # CPU seconds of client + server while ingesting: load-independent
     p50_ms: float
     p95_ms: float
+    scan_s: float  # every id + document + metadata paged out, as Retriever.load does at startup
     rss_client_mb: float
     rss_server_mb: float | None
     disk_mb: float
@@ -73,18 +76,21 @@ def fake_batch(rng: random.Random, vocab: list[str], start: int, n: int) -> dict
     return {"ids": ids, "documents": docs, "metadatas": metas}
 
 
-def ingest(col: Any, size: int, batch: int, seed: int) -> float:
-    """Vectors per second, counting only the time inside `collection.add`."""
+def ingest(col: Any, size: int, batch: int, seed: int, cpu: CpuClock) -> tuple[float, float]:
+    """(vectors per second, CPU seconds), counting only the time inside `collection.add`."""
     rng, nrng = random.Random(seed), np.random.default_rng(seed)
-    vocab = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 10))) for _ in range(3000)]
-    spent = 0.0
+    vocab = [
+        "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 10)))
+        for _ in range(3000)
+    ]
+    spent = cpu_spent = 0.0
     for start in range(0, size, batch):
         n = min(batch, size - start)
         rows, vecs = fake_batch(rng, vocab, start, n), unit_vectors(nrng, n)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu()
         col.add(embeddings=vecs, **rows)
-        spent += time.perf_counter() - t
-    return size / spent
+        spent, cpu_spent = spent + time.perf_counter() - t, cpu_spent + cpu() - c
+    return size / spent, cpu_spent
 
 
 def query_latencies(col: Any, queries: int, seed: int) -> list[float]:
@@ -146,12 +152,38 @@ def disk_mb(path: Path) -> float:
     return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file()) / 2**20
 
 
-def measure(client: Any, size: int, queries: int) -> tuple[float, list[float], int]:
+def measure(client: Any, size: int, queries: int, server: psutil.Process | None) -> dict[str, Any]:
+    """Ingest, query, then memory (before the full scan, which only the retriever's start pays)."""
     col = client.create_collection("scale", configuration=CONFIG, embedding_function=None)
     batch = min(1000, client.get_max_batch_size())  # 5461 in chroma 1.5
-    rate = ingest(col, size, batch, seed=size)
+    rate, cpu_s = ingest(col, size, batch, size, lambda: cpu_seconds(server))
     assert col.count() == size
-    return rate, query_latencies(col, queries, seed=size), batch
+    lat = query_latencies(col, queries, seed=size)
+    return {
+        "ingest_per_s": rate,
+        "ingest_cpu_s": cpu_s,
+        "p50_ms": pct(lat, 50),
+        "p95_ms": pct(lat, 95),
+        "rss_client_mb": psutil.Process().memory_info().rss / 2**20,
+        "rss_server_mb": tree_rss_mb(server) if server else None,
+        "scan_s": full_scan_seconds(col, size),
+        "batch": batch,
+    }
+
+
+def cpu_seconds(server: psutil.Process | None) -> float:
+    """CPU time of this process, plus the server's (and its children's) when there is one."""
+    procs = [server, *server.children(recursive=True)] if server else []
+    return time.process_time() + sum(sum(p.cpu_times()[:2]) for p in procs)
+
+
+def full_scan_seconds(col: Any, size: int, page: int = 2000) -> float:
+    """Pages of 2,000 like rag.store.Store._pages: the retriever holds every chunk for BM25."""
+    t, seen = time.perf_counter(), 0
+    while got := col.get(include=["documents", "metadatas"], limit=page, offset=seen)["ids"]:
+        seen += len(got)
+    assert seen == size
+    return time.perf_counter() - t
 
 
 def run_one(mode: str, size: int, queries: int) -> Run:
@@ -160,16 +192,13 @@ def run_one(mode: str, size: int, queries: int) -> Run:
     os.environ["ANONYMIZED_TELEMETRY"] = "False"  # offline: no phone-home attempts
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         db = Path(tmp) / "db"
-        server_rss = None
         if mode == "embedded":
-            rate, lat, batch = measure(chromadb.PersistentClient(path=str(db)), size, queries)
+            got = measure(chromadb.PersistentClient(path=str(db)), size, queries, None)
         else:
             with chroma_server(db) as (client, server):
-                rate, lat, batch = measure(client, size, queries)
-                server_rss = tree_rss_mb(server)
-        client_rss = psutil.Process().memory_info().rss / 2**20
+                got = measure(client, size, queries, server)
         disk = disk_mb(db)  # after the server stopped: what it flushed is on disk
-    return Run(mode, size, rate, pct(lat, 50), pct(lat, 95), client_rss, server_rss, disk, batch)
+    return Run(mode, size, **got, disk_mb=disk)
 
 
 def run_isolated(mode: str, size: int, queries: int) -> Run:
@@ -184,20 +213,34 @@ def growth(runs: list[Run], field: str) -> str:
 
 
 def print_table(runs: list[Run]) -> None:
-    print("| mode | chunks | ingest (vec/s) | query p50 (ms) | query p95 (ms) | RSS client (MB) "
-          "| RSS server (MB) | disk (MB) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| mode | chunks | ingest (vec/s) | ingest CPU (s) | query p50 (ms) | query p95 (ms) "
+        "| full scan (s) | RSS client (MB) | RSS server (MB) | disk (MB) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in runs:
         server = f"{r.rss_server_mb:.0f}" if r.rss_server_mb is not None else "-"
-        print(f"| {r.mode} | {r.size:,} | {r.ingest_per_s:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} "
-              f"| {r.rss_client_mb:.0f} | {server} | {r.disk_mb:.1f} |")
+        print(
+            f"| {r.mode} | {r.size:,} | {r.ingest_per_s:,.0f} | {r.ingest_cpu_s:.1f} "
+            f"| {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.scan_s:.2f} "
+            f"| {r.rss_client_mb:.0f} | {server} | {r.disk_mb:.1f} |"
+        )
 
 
 def print_growth(runs: list[Run]) -> None:
     for mode in sorted({r.mode for r in runs}):
         rs = [r for r in runs if r.mode == mode]
         print(f"\n{mode}: each step is x{rs[1].size // rs[0].size if len(rs) > 1 else 1} chunks")
-        for field in ("ingest_per_s", "p50_ms", "p95_ms", "rss_client_mb", "rss_server_mb", "disk_mb"):
+        for field in (
+            "ingest_per_s",
+            "ingest_cpu_s",
+            "p50_ms",
+            "p95_ms",
+            "scan_s",
+            "rss_client_mb",
+            "rss_server_mb",
+            "disk_mb",
+        ):
             if getattr(rs[0], field) is not None:
                 print(f"  {field:14s} {growth(rs, field)}")
 
@@ -215,7 +258,9 @@ def main() -> None:
             t = time.perf_counter()
             runs.append(run_isolated(mode, size, args.queries))
             print(f"{mode} {size:,}: {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
-    print(f"\n{time.strftime('%Y-%m-%d')}, {psutil.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"\n{time.strftime('%Y-%m-%d')}, {psutil.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+    )
     print_table(runs)
     print_growth(runs)
     if args.json:

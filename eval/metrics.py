@@ -94,7 +94,7 @@ def point_recall(answer: str, points: Sequence[str], abstained: bool) -> float:
     return sum(point_present(answer, p, abstained) for p in points) / len(points)
 
 
-def numeric_match(answer: str, points: Sequence[str], abstained: bool) -> bool:
+def numeric_match(answer: str, points: Sequence[str], abstained: bool = False) -> bool:
     """The first answer point (the number asked for) is in the answer, numbers normalised; its
     words do not matter. A first point without a number is matched like any point."""
     if not points:
@@ -179,6 +179,7 @@ MEAN_KEYS = (
     "hit@1",
     "hit@5",
     "hit@given",
+    "number_in_sources",
     "recall@5",
     "recall@10",
     "mrr",
@@ -265,11 +266,8 @@ def thresholds(lo: float = 0.0, hi: float = 0.7, step: float = 0.01) -> list[flo
     return [round(lo + i * step, 4) for i in range(int(round((hi - lo) / step)) + 1)]
 
 
-def choose_threshold(rows: Sequence[SweepRow]) -> SweepRow | None:
-    """The middle of the first widest run of thresholds with the best overall score: correct
-    answers plus correct abstentions. The middle keeps a margin on both sides of the choice."""
-    if not rows:
-        return None
+def best_runs(rows: Sequence[SweepRow]) -> list[list[SweepRow]]:
+    """Runs of consecutive thresholds that share the best overall score."""
     best = max(r.overall for r in rows)
     runs: list[list[SweepRow]] = []
     for prev, row in zip([None, *rows], rows, strict=False):
@@ -278,6 +276,19 @@ def choose_threshold(rows: Sequence[SweepRow]) -> SweepRow | None:
                 runs[-1].append(row)
             else:
                 runs.append([row])
+    return runs
+
+
+def choose_threshold(rows: Sequence[SweepRow], configured: float | None = None) -> SweepRow | None:
+    """The threshold with the best overall score (correct answers plus correct abstentions):
+    the configured one if it already has that score, else the middle of the widest run of
+    thresholds with it (a margin on both sides)."""
+    if not rows:
+        return None
+    runs = best_runs(rows)
+    keep = [r for run in runs for r in run if r.threshold == configured]
+    if keep:
+        return keep[0]
     widest = max(runs, key=len)
     return widest[len(widest) // 2]
 

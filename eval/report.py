@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -37,6 +38,7 @@ ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
             Row("hit@1", "hit@1"),
             Row("hit@5", "hit@5"),
             Row("hit@given", "gold among the sources given"),
+            Row("number_in_sources", "numeric: the number is in a given source's chunk"),
             Row("recall@5", "gold recall@5"),
             Row("recall@10", "gold recall@10"),
             Row("mrr", "MRR@10"),
@@ -154,7 +156,7 @@ def md_cell(c: Cell) -> str:
 
 
 def md_header(s: RunSummary) -> list[str]:
-    limit = f" (first {s.limit})" if s.limit else ""
+    limit = f" (--limit {s.limit}: taken round-robin by type)" if s.limit else ""
     return [
         f"# Evaluation: {s.mode} run, {s.n_questions} questions{limit}",
         "",
@@ -279,20 +281,21 @@ def _mark(ax: Any, cal: Any, key: str, style: str, color: Any) -> None:
         ax.plot(row["coverage"], row["answered_accuracy"], style, color=color, markersize=10)
 
 
+def style(i: int) -> dict[str, Any]:
+    """The same colour for a config in every plot; line styles tell overlapping curves apart."""
+    return {"color": f"C{i}", "linestyle": ("-", "--", ":", "-.")[i % 4]}
+
+
 def draw_calibration(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
     def draw(ax: Any) -> None:
-        for i, c in enumerate(c for c in configs if c.calibration.applies):
-            color = f"C{i}"
+        for i, c in enumerate(configs):
             rows = [r for r in c.calibration.rows if r["answered_accuracy"] is not None]
-            ax.plot(
-                [r["coverage"] for r in rows],
-                [r["answered_accuracy"] for r in rows],
-                "-",
-                color=color,
-                label=c.name,
-            )
-            _mark(ax, c.calibration, "at_configured", "o", color)
-            _mark(ax, c.calibration, "chosen", "*", color)
+            if not c.calibration.applies or not rows:
+                continue
+            xs, ys = [r["coverage"] for r in rows], [r["answered_accuracy"] for r in rows]
+            ax.plot(xs, ys, label=c.name, **style(i))
+            _mark(ax, c.calibration, "at_configured", "o", f"C{i}")
+            _mark(ax, c.calibration, "chosen", "*", f"C{i}")
         ax.set(xlabel="coverage (share of questions answered)", ylabel="answered accuracy")
         ax.set_title("Threshold sweep: ● configured, ★ chosen", fontsize=10)
         ax.grid(alpha=0.3)
@@ -303,18 +306,18 @@ def draw_calibration(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
 
 def draw_overall(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
     def draw(ax: Any) -> None:
-        for c in (c for c in configs if c.calibration.applies):
+        for i, c in enumerate(configs):
             rows = c.calibration.rows
-            ax.plot(
-                [r["threshold"] for r in rows],
-                [r["overall"] for r in rows],
-                label=f"{c.name}: overall",
-            )
+            if rows:
+                xs, ys = [r["threshold"] for r in rows], [r["overall"] for r in rows]
+                ax.plot(xs, ys, label=c.name, **style(i))
         if configs:
             ax.axvline(
                 configs[0].calibration.configured, color="grey", linestyle="--", label="configured"
             )
-        ax.set(xlabel="threshold on best dense similarity", ylabel="correct answers + abstentions")
+        ax.set(
+            xlabel="threshold on best dense similarity", ylabel="share correct (incl. abstentions)"
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
 
@@ -353,8 +356,8 @@ def draw_bars(s: RunSummary) -> Callable[[Any], None]:
     return draw
 
 
-def plots(s: RunSummary, records: Sequence[EvalRecord]) -> list[tuple[str, str]]:
-    out = [("Key metrics by config", png(draw_bars(s)))]
+def calibration_plots(s: RunSummary, records: Sequence[EvalRecord]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     calibrated = [c for c in s.configs if c.calibration.applies]
     if calibrated:
         first = [r for r in records if r.config == calibrated[0].name]
@@ -373,7 +376,7 @@ def plots(s: RunSummary, records: Sequence[EvalRecord]) -> list[tuple[str, str]]
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 7px;
-text-align:right;vertical-align:top}th:first-child,td:first-child,td.l{text-align:left}
+text-align:right;vertical-align:top}th{text-align:center}td:first-child,td.l{text-align:left}
 .d{color:#777;font-size:85%}.q td{font-size:90%}details{margin:.2em 0}img{max-width:100%}"""
 
 
@@ -447,16 +450,21 @@ def html_questions(s: RunSummary, records: Sequence[EvalRecord]) -> str:
     return '<div class="q">' + html_table(head, body) + "</div>"
 
 
+def inline(text: str) -> str:
+    """Escaped text with Markdown `code` spans as <code>."""
+    return re.sub(r"`([^`]*)`", r"<code>\1</code>", escape(text))
+
+
 def html_list(lines: Sequence[str]) -> str:
     """The "- " bullet lines of a Markdown section as an HTML list."""
-    items = "".join(f"<li>{escape(x[2:])}</li>" for x in lines if x.startswith("- "))
+    items = "".join(f"<li>{inline(x[2:])}</li>" for x in lines if x.startswith("- "))
     return f"<ul>{items}</ul>"
 
 
-def html_figures(s: RunSummary, records: Sequence[EvalRecord]) -> str:
+def html_figures(figures: Sequence[tuple[str, str]]) -> str:
     return "".join(
         f"<h3>{escape(title)}</h3><img alt='{escape(title)}' src='data:image/png;base64,{b64}'>"
-        for title, b64 in plots(s, records)
+        for title, b64 in figures
     )
 
 
@@ -467,9 +475,11 @@ def html(s: RunSummary, records: Sequence[EvalRecord]) -> str:
     body = [
         f"<h1>{escape(title)}</h1>{html_list(md_header(s))}",
         f"<h2>Comparison</h2>{html_comparison(s)}",
+        html_figures([("Key metrics by config", png(draw_bars(s)))]),
         f"<h2>By question type</h2>{html_types(s)}",
-        f"<h2>Abstention threshold</h2>{html_list(md_calibration(s))}{html_figures(s, records)}",
-        f"<h2>Answer-point matcher</h2><p>{escape(matcher_note)}</p>{html_matcher(s)}",
+        f"<h2>Abstention threshold</h2>{html_list(md_calibration(s))}",
+        html_figures(calibration_plots(s, records)),
+        f"<h2>Answer-point matcher</h2><p>{inline(matcher_note)}</p>{html_matcher(s)}",
         f"<h2>Floors</h2><p>{escape(floors)}</p>",
         "<h2>Questions</h2><p>Per config: rank of the first gold paper · answer-point recall · "
         f"A = abstained.</p>{html_questions(s, records)}",

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING
 from eval.configs import config_settings
 from eval.data import Question, load_questions
 from eval.floors import FLOORS_FILE, below, load_floors, with_flags
-from eval.metrics import Value, answer_metrics, correct, cost_metrics, retrieval_metrics
+from eval.metrics import (
+    Value,
+    answer_metrics,
+    correct,
+    cost_metrics,
+    numeric_match,
+    retrieval_metrics,
+)
 from eval.provenance import default_out_dir, git_commit, now
 from eval.records import (
     EvalRecord,
@@ -32,7 +39,7 @@ from eval.records import (
     pending,
     select,
 )
-from eval.summary import RunSummary, config_result, matcher_rows
+from eval.summary import RunSummary, config_result, matcher_rows, results_by_config
 from rag.errors import ConfigError
 from rag.settings import REPO_ROOT, Settings
 
@@ -66,13 +73,6 @@ class EvalOptions:
     @property
     def mode(self) -> Mode:
         return "retrieval" if self.retrieval_only else "full"
-
-
-def floors_path(arg: str | None) -> Path | None:
-    """--floors: a file, "none" (no file floors), or unset (eval/floors.json)."""
-    if arg is None:
-        return FLOORS_FILE
-    return None if arg.lower() == "none" else Path(arg)
 
 
 @dataclass(frozen=True)
@@ -204,19 +204,25 @@ def ungated(s: Settings) -> Settings:
     return s.model_copy(update={"answer": s.answer.model_copy(update={"abstain_min_score": -1.0})})
 
 
-def search(p: Plan, q: Question, retriever: Memo) -> RetrievalRecord:
+def search(p: Plan, q: Question, retriever: Memo) -> tuple[RetrievalRecord, dict[str, Value]]:
+    """The eval's own search (top 10, the config's mode) and its retrieval metrics."""
     from rag.answer import check_question
 
     text = check_question(q.question, p.settings.answer.max_question_chars)  # as the engine does
     r = retriever.search(text, top_k=max(TOP_N, p.engine_k), mode=p.settings.retrieval.mode)
     sims = [h.dense_similarity for h in r.hits]
-    return RetrievalRecord(
+    rec = RetrievalRecord(
         paper_ids=[h.paper_id for h in r.hits],
         titles=[h.title for h in r.hits],
         dense_similarities=[None if x is None else round(x, 4) for x in sims],
         retrieve_ms=round(r.retrieve_ms, 1),
         best_similarity=max((x for x in sims[: p.engine_k] if x is not None), default=None),
     )
+    given = r.hits[: p.settings.answer.max_sources]
+    m = retrieval_metrics(rec.paper_ids, q.gold_ids, len(given) or 1)
+    if q.type == "numeric":
+        m["number_in_sources"] = numeric_match(" ".join(h.chunk for h in given), q.answer_points)
+    return rec, m | {"retrieve_ms": rec.retrieve_ms}
 
 
 def gated(p: Plan, rec: RetrievalRecord) -> bool:
@@ -246,27 +252,28 @@ def _record(
 
 
 def retrieval_only_record(p: Plan, q: Question, retriever: Memo) -> EvalRecord:
-    rec = search(p, q, retriever)
-    m = retrieval_metrics(rec.paper_ids, q.gold_ids, p.settings.answer.max_sources)
-    m |= {"gated": gated(p, rec), "abstained": gated(p, rec), "retrieve_ms": rec.retrieve_ms}
-    m |= {"model_abstained": False, "correct_if_answered": correct(q.type, m)}
+    rec, m = search(p, q, retriever)
+    m |= {"gated": gated(p, rec), "abstained": gated(p, rec), "model_abstained": False}
+    m["correct_if_answered"] = correct(q.type, m)
     return _record(p, q, rec, m)
 
 
 def full_record(p: Plan, q: Question, retriever: Memo, engine: AnswerEngine) -> EvalRecord:
     from rag.schema import ask_output
 
-    rec = search(p, q, retriever)
+    rec, m = search(p, q, retriever)
     answer = engine.ask(q.question)
     rec = rec.model_copy(update={"best_similarity": answer.retrieval.best_similarity})
     ask = ask_output(answer, p.settings.llm.model, ungated(p.settings).fingerprint())
-    return _record(p, q, rec, full_metrics(p, q, rec, ask), ask)
+    return _record(p, q, rec, full_metrics(p, q, rec, ask, m), ask)
 
 
-def full_metrics(p: Plan, q: Question, rec: RetrievalRecord, ask: AskOutput) -> dict[str, Value]:
+def full_metrics(
+    p: Plan, q: Question, rec: RetrievalRecord, ask: AskOutput, m: dict[str, Value]
+) -> dict[str, Value]:
+    """Retrieval metrics `m` plus the answer's, at the configured threshold (applied offline)."""
     is_gated = gated(p, rec)
-    m = retrieval_metrics(rec.paper_ids, q.gold_ids, p.settings.answer.max_sources)
-    m |= {"gated": is_gated, "retrieve_ms": rec.retrieve_ms, "model_abstained": ask.abstained}
+    m = m | {"gated": is_gated, "model_abstained": ask.abstained}
     as_answered = answer_metrics(q.type, ask, ask.abstained, q.answer_points, q.gold_ids)
     m["correct_if_answered"] = correct(q.type, m | as_answered)
     m |= answer_metrics(q.type, ask, is_gated or ask.abstained, q.answer_points, q.gold_ids)
@@ -299,8 +306,8 @@ def check_floors(opts: EvalOptions, summary: RunSummary) -> RunSummary:
     floors = load_floors(opts.floors_file) if use_file and opts.floors_file else {}
     names = [c.name for c in summary.configs]
     floors = with_flags(floors, names, {"hit@5": opts.min_hit5, "mrr": opts.min_mrr})
-    results = {c.name: c.groups["all"] for c in summary.configs}
-    update = {"floors_checked": bool(floors), "floor_failures": below(floors, results)}
+    failures = below(floors, results_by_config(summary))
+    update = {"floors_checked": bool(floors), "floor_failures": failures}
     return summary.model_copy(update=update)
 
 

@@ -78,13 +78,18 @@ def _why(chosen: SweepRow, configured: SweepRow, mode: str) -> str:
     basis = (
         "correct = at least half the answer points (numeric: the number) present"
         if mode == "full"
-        else "retrieval only, so correct = a gold paper is among the sources given to the model"
+        else "retrieval only, so correct = a gold paper is among the sources given to the model "
+        "and every answered unanswerable question counts as wrong (the model's own abstentions "
+        "are not known): a full run gives the setting to use"
     )
+    score = f"correct answers plus correct abstentions: {chosen.overall:.1%} of questions"
+    if chosen.threshold == configured.threshold:
+        return f"keep {chosen.threshold:.2f}: no threshold scores better ({score}). {basis}."
     return (
-        f"{chosen.threshold:.2f} maximises correct answers plus correct abstentions "
-        f"({chosen.overall:.1%} of questions, vs {configured.overall:.1%} at the configured "
-        f"{configured.threshold:.2f}); it is the middle of the widest run of thresholds with "
-        f"that score, to keep a margin both ways. {basis}."
+        f"{chosen.threshold:.2f} scores best ({score}, vs {configured.overall:.1%} at the "
+        f"configured {configured.threshold:.2f}; coverage {chosen.coverage:.1%} vs "
+        f"{configured.coverage:.1%}); the middle of the widest run of thresholds with that "
+        f"score, for a margin both ways. {basis}."
     )
 
 
@@ -92,8 +97,9 @@ def calibrate(records: Sequence[EvalRecord], mode: str) -> Calibration:
     configured = records[0].abstain_min_score if records else 0.0
     points = [calib_point(r) for r in records]
     applies = any(p.best_similarity is not None for p in points)
-    rows = sweep(points, thresholds()) if applies else []
-    chosen, at = choose_threshold(rows), sweep_row(points, configured) if points else None
+    rows = sweep(points, sorted({*thresholds(), configured})) if applies else []
+    chosen = choose_threshold(rows, configured)
+    at = sweep_row(points, configured) if points else None
     reason = _why(chosen, at, mode) if chosen and at else "no dense similarity: nothing to sweep"
     return Calibration(
         configured=configured,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag import citations as cit
+from rag import guard
 from rag.embed import Embedder
 from rag.errors import QuestionError
 from rag.llm import ChatTurn, Usage, stream_chat
@@ -205,13 +206,17 @@ class AnswerEngine:
     # -- retrieval side -------------------------------------------------------------------
 
     def _reusable(self, conv: Conversation | None, r: Retrieval, n: int) -> Turn | None:
-        """A follow-up whose retrieved papers were all given last turn keeps that turn's prompt,
-        so the server reuses its KV cache and the numbering stays the same."""
+        """A follow-up still about last turn's papers (its top paper and at least half of its
+        papers were given last turn) keeps that turn's prompt and numbering, so the server
+        reuses its KV cache (seconds instead of a fresh prefill)."""
         last = conv.last if conv else None
         if last is None or not last.messages:
             return None
-        wanted = {h.paper_id for h in r.hits[:n]}
-        return last if wanted <= set(last.paper_ids) else None
+        wanted = [h.paper_id for h in r.hits[:n]]
+        if not wanted or wanted[0] not in last.paper_ids:
+            return None
+        shared = sum(pid in last.paper_ids for pid in wanted)
+        return last if shared * 2 >= len(wanted) else None
 
     def _sources(self, hits: list[PaperHit], question: str) -> list[Source]:
         if not hits:
@@ -291,13 +296,17 @@ class AnswerEngine:
     def _finish(
         self, q: str, standalone: str, sources: list[Source], r: Retrieval, run: _Run, start: float
     ) -> Answer:
+        known = [cit.numbers(f"{s.hit.title} {s.passage} {q}") for s in sources]
         sentences = cit.check_answer(
-            run.text, len(sources), self._similarity(sources), self.checker
+            self._guarded(run.text), len(sources), self._similarity(sources), self.checker, known
         )
         content = [s for s in sentences if s.support != cit.ABSTENTION]
         if not content or (cit.is_abstention(run.text) and not any(s.citations for s in content)):
-            a = self._abstain(q, standalone, sources, r, start, "model", run)
-            return a
+            return self._abstain(q, standalone, sources, r, start, "model", run)
+        if not any(s.citations for s in content):
+            # Nothing the model wrote is backed by a source it was given: the abstention
+            # phrase is more honest than an unsupported answer.
+            return self._abstain(q, standalone, sources, r, start, "unsupported", run)
         text = " ".join(s.text for s in sentences)
         return Answer(
             q,
@@ -311,6 +320,14 @@ class AnswerEngine:
             self._timings(r, run, start),
             run.text,
         )
+
+    def _guarded(self, text: str) -> str:
+        """Markup stripped and sentences that quote the rules dropped (see rag/guard.py)."""
+        rules = self.prompts.system_text()
+        kept = [
+            s for s in cit.split_sentences(guard.strip_markup(text)) if not guard.leaks(s, rules)
+        ]
+        return " ".join(kept)
 
     def _abstain(
         self,

@@ -55,7 +55,8 @@ def parse(text: str) -> list[int]:
 
 
 def strip_markers(text: str) -> str:
-    return re.sub(r"\s+([.,;:!?])", r"\1", CITATION.sub("", text)).strip()
+    bare = re.sub(r"\s+([.,;:!?])", r"\1", CITATION.sub("", text))
+    return re.sub(r"\s{2,}", " ", bare).strip()
 
 
 def split_sentences(text: str) -> list[str]:
@@ -81,6 +82,14 @@ def is_abstention(text: str) -> bool:
     return any(c in low for c in cues) and not parse(text)
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+
+
+def numbers(text: str) -> set[str]:
+    """Figures stated in a text ("1,000" → "1000"), citation markers excluded."""
+    return {n.replace(",", "") for n in _NUMBER.findall(CITATION.sub(" ", text))}
+
+
 def with_markers(text: str, numbers: Sequence[int]) -> str:
     """The sentence without its old markers, with `numbers` before the final punctuation."""
     bare = strip_markers(text)
@@ -102,7 +111,21 @@ class Checker:
     support_min: float
     margin: float = 0.05  # how much better another source must be to move a citation
 
-    def check(self, sentence: str, cited: list[int], sims: list[float]) -> Sentence:
+    def check(
+        self,
+        sentence: str,
+        cited: list[int],
+        sims: list[float],
+        known: list[set[str]] | None = None,
+    ) -> Sentence:
+        """`known[i]`: the figures source i+1 states (plus the question's); a sentence whose
+        figures its source does not state is not supported by it, however similar it reads."""
+        if known is not None:
+            stated = numbers(sentence)
+            sims = [
+                x if stated <= k else min(x, self.support_min - 0.01)
+                for x, k in zip(sims, known, strict=True)
+            ]
         valid = [n for n in cited if 1 <= n <= len(sims)]
         best = max(range(len(sims)), key=sims.__getitem__) + 1 if sims else None
         if is_abstention(sentence) and not valid:
@@ -128,13 +151,19 @@ class Checker:
 
 
 def check_answer(
-    answer: str, n_sources: int, similarity: Similarity, checker: Checker
+    answer: str,
+    n_sources: int,
+    similarity: Similarity,
+    checker: Checker,
+    known: list[set[str]] | None = None,
 ) -> list[Sentence]:
-    """Split the answer and check each sentence; numbers outside 1..n_sources never survive."""
+    """Split the answer and check each sentence; numbers outside 1..n_sources never survive.
+    `known` (optional): the figures each source states, for the figure check."""
     sentences = split_sentences(answer)
     if not sentences:
         return []
     sims = (
         similarity([strip_markers(s) for s in sentences]) if n_sources else [[] for _ in sentences]
     )
-    return [checker.check(s, parse(s), row) for s, row in zip(sentences, sims, strict=True)]
+    known = known if known and n_sources else None
+    return [checker.check(s, parse(s), row, known) for s, row in zip(sentences, sims, strict=True)]

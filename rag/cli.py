@@ -212,8 +212,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from eval.configs import config_names
+    from eval.floors import floors_path
     from eval.report import console_lines
-    from eval.runner import EXIT_BELOW_FLOOR, EvalOptions, floors_path, run_eval
+    from eval.runner import EXIT_BELOW_FLOOR, EvalOptions, run_eval
 
     opts = EvalOptions(
         questions=Path(args.questions),

@@ -12,6 +12,7 @@ offset of the first bad byte: the rest of the file is still worth ingesting.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
@@ -36,6 +37,9 @@ DATE_LINE = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]
 TITLE_MAX_CHARS = 300
 ABSTRACT_MIN_CHARS = 100
 LINE_MAX_CHARS = 20_000
+# Line ends as an editor counts them. str.splitlines() also splits at \x0b, \x0c, \x1c-\x1e,
+# \x85, U+2028 and U+2029, which shifts every reported line number and cuts JSON strings apart.
+NEWLINE = re.compile(r"\r\n|\r|\n")
 SUFFIXES = (".txt", ".jsonl")
 
 
@@ -114,15 +118,18 @@ def _is_header(line: str) -> bool:
 
 
 def decode(data: bytes, name: str) -> tuple[str, list[Issue]]:
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8-sig"), []
+        return data[bom:].decode("utf-8"), []
     except UnicodeDecodeError as e:
-        msg = f"non-UTF-8 byte 0x{data[e.start]:02x} at byte offset {e.start}; replaced with U+FFFD"
-        return data.decode("utf-8", errors="replace"), [Issue(name, 0, msg, "warning")]
+        at = bom + e.start  # offsets count from the start of the file, BOM included
+        msg = f"non-UTF-8 byte 0x{data[at]:02x} at byte offset {at}; replaced with U+FFFD"
+        return data[bom:].decode("utf-8", errors="replace"), [Issue(name, 0, msg, "warning")]
 
 
 def _content_lines(text: str) -> list[tuple[int, str]]:
-    lines = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), start=1)]
+    # Cleaned before any length rule, so the rules judge the text that is stored.
+    lines = [(n, _clean(ln)) for n, ln in enumerate(NEWLINE.split(text), start=1)]
     lines = [(n, ln) for n, ln in lines if ln]
     skip = 0
     while skip < len(lines) and _is_header(lines[skip][1]):
@@ -175,31 +182,35 @@ def _read_abstract(
     n, title = lines[i]
     if i + 1 >= len(lines):
         return i + 1, None, Issue(name, n, f"title {title[:60]!r} has no abstract (end of file)")
-    _, abstract = lines[i + 1]
+    m, abstract = lines[i + 1]
     if _is_header(abstract):
         return i + 2, None, Issue(name, n, f"title {title[:60]!r} is followed by a header line")
     if len(abstract) > LINE_MAX_CHARS:
-        msg = f"abstract of {len(abstract):,} characters (limit {LINE_MAX_CHARS:,}); rejected"
-        return i + 2, None, Issue(name, n + 1, msg)
+        msg = (
+            f"abstract of {title[:60]!r} has {len(abstract):,} characters "
+            f"(limit {LINE_MAX_CHARS:,}); rejected"
+        )
+        return i + 2, None, Issue(name, m, msg)
     if not _looks_like_abstract(abstract):
         next_is_abstract = i + 2 < len(lines) and _looks_like_abstract(lines[i + 2][1])
         if next_is_abstract:  # the abstract of `title` is missing; this line is the next title
             return i + 1, None, Issue(name, n, f"title {title[:60]!r} has no abstract")
         if len(abstract) < ABSTRACT_MIN_CHARS:
             msg = f"abstract of {title[:60]!r} is only {len(abstract)} characters; rejected"
-            return i + 2, None, Issue(name, n + 1, msg)
+            return i + 2, None, Issue(name, m, msg)
     return i + 2, _Entry(_clean(title), _clean(abstract), name, n), None
 
 
 def parse_jsonl(text: str, name: str) -> tuple[list[_Entry], list[Issue]]:
     entries: list[_Entry] = []
     issues: list[Issue] = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(NEWLINE.split(text), start=1):
         if not line.strip():
             continue
         try:
             entries.append(_jsonl_entry(json.loads(line), name, n))
-        except (ValueError, TypeError) as e:
+        # OverflowError: "year": Infinity; RecursionError: a line of deeply nested brackets
+        except (ValueError, TypeError, OverflowError, RecursionError) as e:
             issues.append(Issue(name, n, f"bad JSONL record: {e}"))
     return entries, issues
 
@@ -210,8 +221,10 @@ def _jsonl_entry(obj: object, name: str, n: int) -> _Entry:
     title, abstract = obj.get("title"), obj.get("abstract")
     if not isinstance(title, str) or not title.strip():
         raise ValueError("missing or empty 'title'")
-    if not isinstance(abstract, str) or len(abstract.strip()) < ABSTRACT_MIN_CHARS:
+    if not isinstance(abstract, str) or len(_clean(abstract)) < ABSTRACT_MIN_CHARS:
         raise ValueError(f"'abstract' missing or shorter than {ABSTRACT_MIN_CHARS} characters")
+    if not _is_utf8(title + abstract):
+        raise ValueError("'title' or 'abstract' has a lone surrogate escape (\\ud800-\\udfff)")
     authors = obj.get("authors") or ()
     if isinstance(authors, str):
         authors = (authors,)
@@ -226,6 +239,15 @@ def _jsonl_entry(obj: object, name: str, n: int) -> _Entry:
         year=int(year) if year is not None else None,
         given_id=str(obj["id"]) if obj.get("id") else None,
     )
+
+
+def _is_utf8(text: str) -> bool:
+    """JSON can escape lone surrogates; the store and the embedder cannot encode them."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:

@@ -4,6 +4,7 @@ LLMUnavailableError / LLMResponseError naming the URL and what to do."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Iterator
@@ -79,6 +80,12 @@ def stream_chat(
             usage = _usage(chunk.raw) or usage
             if chunk.delta:
                 yield chunk.delta
+    except GeneratorExit:
+        # Closed early (Stop): LlamaIndex's generator holds the openai Stream in a reference
+        # cycle, so its HTTP response, and generation on the server, would live on until the
+        # cyclic GC runs. Collecting now closes the response; the server stops generating.
+        gc.collect()
+        raise
     except LLMError:
         raise
     except Exception as e:  # the openai / httpx exception zoo, mapped once here

@@ -86,7 +86,11 @@ def writer_lock(settings: Settings) -> Iterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
     except OSError as e:
-        why = "the data directory is read-only" if e.errno in (errno.EROFS, errno.EACCES) else e.strerror
+        why = (
+            "the data directory is read-only"
+            if e.errno in (errno.EROFS, errno.EACCES)
+            else e.strerror
+        )
         raise StoreError(f"cannot write {lock_path}: {why}; fix permissions or RAG_DATA_DIR") from e
     with fh:
         try:

@@ -148,6 +148,11 @@ def _banner(deps: Deps) -> str:
     return render.banner_html(problems(deps.health()))
 
 
+def _health_views(deps: Deps) -> tuple[str, str]:
+    """The banner and the settings panel's facts, refreshed while the page is open."""
+    return _banner(deps), render.info_html(deps.info())
+
+
 def _stream_fn(
     deps: Deps, question: str, k: float, temperature: float, mode: str
 ) -> Callable[[Conversation], Iterator[Any]]:
@@ -242,7 +247,7 @@ def _wire(page: Page, deps: Deps) -> None:
             page.export,
             page.download,
             page.state,
-        ],  # fmt: skip
+        ],
         api_name="ask",
         concurrency_id="answer",  # one queue for both triggers: one answer at a time
         concurrency_limit=deps.settings.ui.concurrency,
@@ -254,8 +259,7 @@ def _wire(page: Page, deps: Deps) -> None:
     reset = [page.state, page.chat, page.status, page.sources, page.export, page.download]
     page.new.click(_new_chat, None, reset, cancels=[answer], **private)
     health = [page.banner, page.info]
-    refresh = lambda: (_banner(deps), render.info_html(deps.info()))  # noqa: E731
-    page.timer.tick(refresh, None, health, show_progress="hidden", **private)
+    page.timer.tick(lambda: _health_views(deps), None, health, show_progress="hidden", **private)
 
 
 def build_app(deps: Deps) -> gr.Blocks:
@@ -281,17 +285,23 @@ def parse_auth(auth: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def exposure_warning(host: str, auth: tuple[str, str] | None) -> str | None:
+    if is_loopback(host) or auth is not None:
+        return None
+    return (
+        f"the chat is bound to {host} without a login: anyone who can reach this address can "
+        "use it. Set RAG_UI_AUTH=user:password, or RAG_UI_HOST=127.0.0.1"
+    )
+
+
 def launch(app: gr.Blocks, settings: Settings, block: bool = True) -> None:
     """Serve `app` on RAG_UI_HOST:RAG_UI_PORT; `block=False` returns once it listens (tests)."""
     from ui.theme import CSS, theme
 
     auth = parse_auth(settings.ui.auth)
-    if not is_loopback(settings.ui.host) and auth is None:
-        log.warning(
-            "the chat is bound to %s without a login: anyone who can reach this address can use "
-            "it. Set RAG_UI_AUTH=user:password, or RAG_UI_HOST=127.0.0.1",
-            settings.ui.host,
-        )
+    warning = exposure_warning(settings.ui.host, auth)
+    if warning:
+        log.warning(warning)
     app.queue(default_concurrency_limit=settings.ui.concurrency)
     app.launch(
         server_name=settings.ui.host,
@@ -319,7 +329,7 @@ def main(settings: Settings | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "bm25s", "chromadb"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = settings or Settings()
+    settings = settings or Settings()  # type: ignore[call-arg]  # fields come from env
     parse_auth(settings.ui.auth)  # a malformed login fails before anything starts
     _on_sigterm()
     deps = build_deps(settings)

@@ -9,7 +9,7 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from ui import render
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 StreamFn = Callable[[Conversation], Iterator[Any]]  # conversation → engine events
+Explain = Callable[[Exception], str]  # a failed turn's message for the page
 
 
 @dataclass
@@ -63,7 +64,7 @@ class _Failed:
     error: Exception
 
 
-def pump(events: Iterator[T], tick_s: float = 1.0) -> Iterator[T | Tick]:
+def pump(events: Iterator[T], tick_s: float = 1.0) -> Generator[T | Tick, None, None]:
     """`events` iterated in a worker thread and yielded here, with a Tick after each `tick_s`
     of silence. Gradio can close a generator only between two of its yields and a prefill is
     silent for 10–30 s: the ticks let a stop land at once. Closing this iterator makes the
@@ -144,7 +145,7 @@ def _busy(state: ChatState, live: _Live, sources: str | None = None) -> View:
     return View(_chat(state, live), render.status_html(live.status, "busy"), sources)
 
 
-def _on_event(state: ChatState, live: _Live, event: Any, scratch: Conversation) -> View | None:
+def _on_event(state: ChatState, live: _Live, event: Any, scratch: Conversation) -> View:
     if isinstance(event, Retrieved):
         live.sources = list(event.sources)
         return _busy(state, live, _panel(state, live))
@@ -166,32 +167,36 @@ def _on_event(state: ChatState, live: _Live, event: Any, scratch: Conversation) 
 def _finish(state: ChatState, live: _Live, answer: Answer, scratch: Conversation) -> View:
     state.conversation.turns = scratch.turns  # the turn counts only once it is complete
     state.last_answer, live.answer = answer, answer
-    live.final_body = render.answer_body(answer, live.rid)
     cited = [s.n for s in answer.cited]
     panel = _panel(state, live, cited)
-    state.past.append(live.html())
-    if live.sources:
-        state.earlier_sources.append(
-            render.earlier_sources(live.sources, live.question, live.rid, cited)
-        )
+    _end(state, live, render.answer_body(answer, live.rid), cited)
     kind = "info" if answer.abstained else "done"
     status = "No answer in the sources." if answer.abstained else render.answer_meta(answer)
-    return View(
-        _chat(state), render.status_html(status, kind), panel, render.export_markdown(answer)
-    )
+    markdown = render.export_markdown(answer)
+    return View(_chat(state), render.status_html(status, kind), panel, markdown)
 
 
-def _end(state: ChatState, live: _Live, body: str) -> None:
+def _fail(state: ChatState, live: _Live, error: Exception, explain: Explain) -> View:
+    if not isinstance(error, RagError):
+        log.error("unexpected error while answering", exc_info=error)
+    message = explain(error)
+    panel = _panel(state, live) if live.sources else None
+    _end(state, live, render.error_body(message, live.text, live.rid, len(live.sources)))
+    return View(_chat(state), render.status_html(message, "error"), panel)
+
+
+def _end(state: ChatState, live: _Live, body: str, cited: list[int] | None = None) -> None:
+    """The turn is over: its final HTML joins the chat, its cards the earlier sources (so its
+    [n] links keep a target)."""
     live.final_body = body
     state.past.append(live.html())
+    if live.sources:
+        folded = render.earlier_sources(live.sources, live.question, live.rid, cited or [])
+        state.earlier_sources.append(folded)
 
 
 def run_turn(
-    stream: StreamFn,
-    state: ChatState,
-    question: str,
-    explain: Callable[[Exception], str],
-    tick_s: float = 1.0,
+    stream: StreamFn, state: ChatState, question: str, explain: Explain, tick_s: float = 1.0
 ) -> Iterator[View]:
     """Views for one question: evidence first, then status, tokens, and the checked answer.
     Closing the iterator (Stop) ends generation and leaves the turn marked as stopped."""
@@ -201,16 +206,9 @@ def run_turn(
     try:
         with contextlib.closing(pump(stream(scratch), tick_s)) as events:
             for event in events:
-                view = _on_event(state, live, event, scratch)
-                if view is not None:
-                    yield view
+                yield _on_event(state, live, event, scratch)
     except Exception as e:  # a turn's last line of defence: the page must say what went wrong
-        if not isinstance(e, RagError):
-            log.exception("unexpected error while answering")
-        message = explain(e)
-        _end(state, live, render.error_body(message, live.text, live.rid, len(live.sources)))
-        panel = _panel(state, live) if live.sources else None
-        yield View(_chat(state), render.status_html(message, "error"), panel)
+        yield _fail(state, live, e, explain)
     finally:
         if live.final_body is None:  # closed from outside: the user pressed Stop
             _end(state, live, _stopped(live))

@@ -216,12 +216,11 @@ def stopped_body(partial: str, rid: str, n_sources: int) -> str:
 
 
 def answer_meta(answer: Answer) -> str:
-    t = answer.timings
     parts = [f"{len(answer.cited)} of {len(answer.sources)} sources cited"]
-    if t.get("ttft_ms"):
-        parts.append(f"first token {float(t['ttft_ms']) / 1000:.1f} s")
-    if t.get("total_ms"):
-        parts.append(f"total {float(t['total_ms']) / 1000:.1f} s")
+    for key, label in (("ttft_ms", "first token"), ("total_ms", "total")):
+        ms = answer.timings.get(key)
+        if ms:
+            parts.append(f"{label} {float(ms) / 1000:.1f} s")
     return " · ".join(parts)
 
 

@@ -9,8 +9,11 @@ FONTS = ("Inter", "ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-seri
 MONO = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
 
 CSS = """
-.gradio-container { max-width: 1380px !important; margin: 0 auto !important; }
+.gradio-container { width: 100% !important; max-width: 1440px !important;
+  margin: 0 auto !important; }
 #banner:has(.prose:empty) { display: none; }
+#app-header .html-container, #banner .html-container, #chat .html-container,
+#status .html-container, #sources .html-container, #info .html-container { padding: 0; }
 #app-header { padding: 6px 2px 2px; }
 #app-header h1 { font-size: 1.5rem; font-weight: 700; margin: 0; letter-spacing: -0.01em; }
 #app-header p { margin: 4px 0 0; color: var(--body-text-color-subdued); font-size: .93rem; }
@@ -67,7 +70,8 @@ a.cite:hover { background: var(--color-accent); color: #fff; }
 .spinner { width: 12px; height: 12px; border: 2px solid currentColor; flex: none;
   border-right-color: transparent; border-radius: 50%; animation: rag-spin .8s linear infinite; }
 @keyframes rag-spin { to { transform: rotate(360deg); } }
-#ask-row { align-items: stretch; }
+#ask-row { align-items: stretch; gap: 10px; }
+#question textarea { font-size: .98rem; }
 #ask-buttons { gap: 6px; }
 
 #sources-col { position: sticky; top: 10px; align-self: flex-start;

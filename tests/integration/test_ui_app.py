@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ from ui.runtime import Deps, LLMLink
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 QUESTION = "What does QLoRA backpropagate gradients through?"
 FOLLOW_UP = "What new data type does it introduce?"
+MAX_TOKENS = 64  # short answers keep the suite fast
+LONG_ANSWER = "Explain in detail how QLoRA saves memory, listing every technique it introduces."
 
 
 def free_port() -> int:
@@ -78,7 +81,7 @@ def serving(deps: Deps) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def chat_url(corpus_settings: Settings, retriever, llm_server) -> Iterator[str]:
-    settings = app_settings(corpus_settings, llm_server.base_url, max_answer_tokens=64)
+    settings = app_settings(corpus_settings, llm_server.base_url, max_answer_tokens=MAX_TOKENS)
     with serving(make_deps(settings, retriever)) as url:
         yield url
 
@@ -94,6 +97,14 @@ def ask(c, question: str, k: int = 2) -> dict[str, str]:
         question, k, 0.1, "hybrid", api_name="/ask"
     )
     return dict(chat=chat, status=status, sources=sources, markdown=markdown, download=download)
+
+
+def downloaded(url: str, output: object) -> str:
+    """The file behind the download button, fetched over HTTP as the browser would."""
+    path = output["value"] if isinstance(output, dict) else output  # an update or a path
+    quoted = urllib.parse.quote(str(path))
+    with urllib.request.urlopen(f"{url}gradio_api/file={quoted}", timeout=10) as resp:
+        return resp.read().decode("utf-8")
 
 
 def hrefs(html: str) -> list[str]:
@@ -112,7 +123,7 @@ def test_a_question_then_a_follow_up_in_the_same_session(chat_url: str) -> None:
     links = hrefs(first["chat"])
     assert links and set(links) <= set(card_ids(first["sources"]))
     assert "## References" in first["markdown"] and "QLoRA" in first["markdown"]
-    assert Path(first["download"]).read_text(encoding="utf-8") == first["markdown"]
+    assert downloaded(chat_url, first["download"]).strip() == first["markdown"].strip()
 
     second = ask(c, FOLLOW_UP)
     assert second["chat"].count('class="turn"') == 2
@@ -130,16 +141,26 @@ def test_a_new_session_starts_without_history(chat_url: str) -> None:
     assert "Type a question first" in out[1] and 'class="turn"' not in out[0]
 
 
+def disconnects(server) -> int:
+    """Requests the llama.cpp server saw its client walk away from (it stops generating)."""
+    log = server.run_dir / f"server-{server.port}.log"
+    return log.read_text(errors="replace").count("Disconnected from client")
+
+
 def test_stop_ends_generation_and_the_next_question_still_works(chat_url: str, llm_server) -> None:
     c = client(chat_url)
-    job = c.submit(
-        "Describe in detail every method of the sources.", 2, 0.1, "hybrid", api_name="/ask"
-    )
-    streaming = wait_until(lambda: any("answer streaming" in o[0] for o in job.outputs()), 600)
-    assert streaming, job.outputs()[-1] if job.outputs() else "no output at all"
+    before = disconnects(llm_server)
+    job = c.submit(LONG_ANSWER, 2, 0.1, "hybrid", api_name="/ask")
+
+    def streaming() -> bool:
+        return any("answer streaming" in out[0] for out in job.outputs())
+
+    assert wait_until(lambda: streaming() or job.done(), 600) and streaming(), job.outputs()[-1:]
     job.cancel()
     assert wait_until(job.done, 30)
-    assert wait_until(llm_server.healthy, 60), "the server is still generating after Stop"
+    # The HTTP stream is closed (not left to finish), so the server stops generating.
+    assert wait_until(lambda: disconnects(llm_server) > before, 60), "generation went on"
+    assert wait_until(llm_server.healthy, 60)
 
     after = ask(c, "What is QLoRA?")
     assert after["chat"].count('class="turn"') == 2

@@ -5,7 +5,6 @@ questions shown as text, never run."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tests.integration.test_ui_app import QUESTION, app_settings, free_port, mak
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm, pytest.mark.browser]
 CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO_ROOT / "test-artifacts"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -93,16 +93,8 @@ def test_sources_come_first_and_a_citation_lands_on_its_card(
         box, height = card.bounding_box(), page.viewport_size["height"]
         assert box and 0 <= box["y"] < height, "the card is not in view"
         page.evaluate("window.scrollTo(0, 0)")
-        _screenshots(page)
-
-
-def _screenshots(page) -> None:
-    artifacts = REPO_ROOT / "test-artifacts"
-    artifacts.mkdir(exist_ok=True)
-    shot = artifacts / "ui-answer.png"
-    page.screenshot(path=str(shot))
-    (REPO_ROOT / "docs").mkdir(exist_ok=True)
-    shutil.copyfile(shot, REPO_ROOT / "docs" / "screenshot-answer.png")
+        ARTIFACTS.mkdir(exist_ok=True)  # git-ignored; docs/screenshot-answer.png is a copy
+        page.screenshot(path=str(ARTIFACTS / "ui-answer.png"))
 
 
 @pytest.fixture(scope="module")

@@ -79,3 +79,15 @@ def test_check_answer_end_to_end_with_given_similarities() -> None:
         "It shares skills [2]. Experts route tokens [9].", 2, fake_similarity, CHECK
     )
     assert [(s.citations, s.support) for s in out] == [((1,), cit.CORRECTED), ((2,), cit.ADDED)]
+
+
+def test_a_figure_the_source_does_not_state_is_not_supported() -> None:
+    known = [{"20000", "80"}, {"145"}]
+    ok = CHECK.check("Training took 20,000 GPU hours [1].", [1], [0.8, 0.2], known)
+    made_up = CHECK.check("Training took 35,000 GPU hours [1].", [1], [0.8, 0.2], known)
+    assert ok.support == cit.SUPPORTED
+    assert (made_up.support, made_up.citations) == (cit.UNSUPPORTED, ())
+
+
+def test_numbers_ignore_citation_markers_and_thousands_separators() -> None:
+    assert cit.numbers("It uses 1,024 experts and 3.5% of compute [2][3].") == {"1024", "3.5"}

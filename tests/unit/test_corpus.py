@@ -62,8 +62,9 @@ def test_missing_abstract_costs_one_record_not_the_rest() -> None:
     text = spaced("Subscribe", A1, "Orphan Title Without Abstract", A2, ABS2, "Third Paper", ABS1)
     entries, issues = parse_listing(text, "c.txt")
     assert [e.title for e in entries] == [A2, "Third Paper"]
-    # Two short lines in a row cannot be told apart: one record rejected, naming the title.
-    assert len(issues) == 1 and issues[0].file == "c.txt" and issues[0].line == 4
+    # Two short lines in a row cannot be told apart: one record rejected, naming the title;
+    # the line is the too-short "abstract" (5), not the blank line after the title (4).
+    assert len(issues) == 1 and issues[0].file == "c.txt" and issues[0].line == 5
     assert A1[:20] in issues[0].message
 
 

@@ -187,3 +187,9 @@ def test_chosen_threshold_is_in_the_middle_of_the_best_run() -> None:
     assert chosen is not None and chosen.overall == best
     assert chosen.threshold == 0.32  # best at 0.25, 0.32, 0.34 (and alone at 0.55): the middle
     assert choose_threshold([]) is None
+
+
+def test_a_configured_threshold_with_the_best_score_is_kept() -> None:
+    rows = sweep(POINTS, [0.1, 0.25, 0.32, 0.34, 0.4, 0.55])
+    assert choose_threshold(rows, configured=0.55).threshold == 0.55  # type: ignore[union-attr]
+    assert choose_threshold(rows, configured=0.4).threshold == 0.32  # type: ignore[union-attr]
