@@ -171,7 +171,11 @@ def _finish(state: ChatState, live: _Live, answer: Answer, scratch: Conversation
     panel = _panel(state, live, cited)
     _end(state, live, render.answer_body(answer, live.rid), cited)
     kind = "info" if answer.abstained else "done"
-    status = "No answer in the sources." if answer.abstained else render.answer_meta(answer)
+    status = (
+        "No answer in the sources."
+        if answer.abstained
+        else "Answered. Click a number to see its source."
+    )
     markdown = render.export_markdown(answer)
     return View(_chat(state), render.status_html(status, kind), panel, markdown)
 

@@ -92,7 +92,9 @@ def test_sources_come_first_and_a_citation_lands_on_its_card(
         assert card.evaluate("e => e.matches(':target')")
         box, height = card.bounding_box(), page.viewport_size["height"]
         assert box and 0 <= box["y"] < height, "the card is not in view"
-        page.evaluate("window.scrollTo(0, 0)")
+        page.evaluate(
+            "window.scrollTo(0, 0); document.querySelector('#sources-col').scrollTo(0, 0)"
+        )
         ARTIFACTS.mkdir(exist_ok=True)  # git-ignored; docs/screenshot-answer.png is a copy
         page.screenshot(path=str(ARTIFACTS / "ui-answer.png"))
 
