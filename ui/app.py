@@ -251,8 +251,8 @@ def _wire(page: Page, deps: Deps) -> None:
         api_name="ask",
         concurrency_id="answer",  # one queue for both triggers: one answer at a time
         concurrency_limit=deps.settings.ui.concurrency,
-        show_progress="minimal",
-        show_progress_on=[page.status],
+        show_progress="full",  # while queued: an overlay with the queue position
+        show_progress_on=[page.chat],
     )
     private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
     page.stop.click(_stop, [page.state], [page.chat, page.status], cancels=[answer], **private)

@@ -30,7 +30,6 @@ class ChatState:
     conversation: Conversation = field(default_factory=Conversation)
     past: list[str] = field(default_factory=list)  # finished turns, rendered
     earlier_sources: list[str] = field(default_factory=list)  # their source cards, rendered
-    last_answer: Answer | None = None
     live: _Live | None = None  # the turn being answered, for Stop to render
     key: str = field(default_factory=lambda: secrets.token_hex(3))
     turns: int = 0
@@ -120,6 +119,7 @@ class _Live:
     status: str = "retrieving…"
     answer: Answer | None = None
     final_body: str | None = None  # set once the turn ended (answer, error or stop)
+    query: str = ""  # what was searched (highlighted in the cards)
 
     def body(self) -> str:
         if self.final_body is not None:
@@ -137,7 +137,8 @@ def _chat(state: ChatState, live: _Live | None = None) -> str:
 
 
 def _panel(state: ChatState, live: _Live, cited: list[int] | None = None) -> str:
-    current = render.sources_panel(live.sources, live.question, live.rid, cited or [])
+    query = live.query or live.question
+    current = render.sources_panel(live.sources, query, live.rid, cited or [])
     return current + "".join(reversed(state.earlier_sources))
 
 
@@ -148,6 +149,7 @@ def _busy(state: ChatState, live: _Live, sources: str | None = None) -> View:
 def _on_event(state: ChatState, live: _Live, event: Any, scratch: Conversation) -> View:
     if isinstance(event, Retrieved):
         live.sources = list(event.sources)
+        live.query = event.retrieval.question  # a follow-up's standalone query
         return _busy(state, live, _panel(state, live))
     if isinstance(event, Status):
         live.status = event.text
@@ -166,7 +168,7 @@ def _on_event(state: ChatState, live: _Live, event: Any, scratch: Conversation) 
 
 def _finish(state: ChatState, live: _Live, answer: Answer, scratch: Conversation) -> View:
     state.conversation.turns = scratch.turns  # the turn counts only once it is complete
-    state.last_answer, live.answer = answer, answer
+    live.answer = answer
     cited = [s.n for s in answer.cited]
     panel = _panel(state, live, cited)
     _end(state, live, render.answer_body(answer, live.rid), cited)
@@ -195,7 +197,9 @@ def _end(state: ChatState, live: _Live, body: str, cited: list[int] | None = Non
     live.final_body = body
     state.past.append(live.html())
     if live.sources:
-        folded = render.earlier_sources(live.sources, live.question, live.rid, cited or [])
+        folded = render.earlier_sources(
+            live.sources, live.question, live.rid, cited or [], live.query or live.question
+        )
         state.earlier_sources.append(folded)
 
 

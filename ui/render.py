@@ -119,11 +119,11 @@ def sources_panel(
 
 
 def earlier_sources(
-    sources: Sequence[Source], question: str, rid: str, cited: Iterable[int] = ()
+    sources: Sequence[Source], question: str, rid: str, cited: Iterable[int] = (), query: str = ""
 ) -> str:
     """A finished turn's cards, folded: its answer's [n] links still land on them (browsers
     open a closed <details> when a fragment link targets an element inside it)."""
-    terms = query_terms(question)
+    terms = query_terms(query or question)
     marked = set(cited)
     cards = "".join(source_card(s, terms, rid, s.n in marked) for s in sources)
     summary = f'<summary>Earlier: <span class="q">{esc(question)}</span></summary>'
