@@ -115,7 +115,7 @@ def report(args, done: list, errors: list, rss: list) -> None:
             print(f"        error: {e}")
     if rss:
         print(
-            f"memory (app + LLM server): start {rss[0]:.0f} MB, max {max(rss):.0f} MB, "
+            f"memory (app process and its children): start {rss[0]:.0f} MB, max {max(rss):.0f} MB, "
             f"end {rss[-1]:.0f} MB over {len(rss)} samples"
         )
 

@@ -258,8 +258,26 @@ def _wire(page: Page, deps: Deps) -> None:
     page.stop.click(_stop, [page.state], [page.chat, page.status], cancels=[answer], **private)
     reset = [page.state, page.chat, page.status, page.sources, page.export, page.download]
     page.new.click(_new_chat, None, reset, cancels=[answer], **private)
+    _search_api(deps)
     health = [page.banner, page.info]
     page.timer.tick(lambda: _health_views(deps), None, health, show_progress="hidden", **private)
+
+
+def _search_api(deps: Deps) -> None:
+    """`/search` for API clients (gradio_client): retrieval only, the `rag search --json`
+    object. Not queued behind the one-at-a-time model: a search takes milliseconds."""
+    import gradio as gr
+
+    def search(question: str, k: float, mode: str) -> dict[str, Any]:
+        from rag.answer import check_question
+        from rag.schema import search_output
+
+        if deps.retriever is None:
+            raise gr.Error(deps.store_error or "the store is not available")
+        q = check_question(question, deps.settings.answer.max_question_chars)
+        return search_output(deps.retriever.search(q, int(k), mode)).model_dump()
+
+    gr.api(search, api_name="search", concurrency_limit=4, queue=False)
 
 
 def build_app(deps: Deps) -> gr.Blocks:
