@@ -3,10 +3,12 @@ fixed by the issues; fields may be added, never renamed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from rag.answer import Answer
-from rag.retrieve import Retrieval
+from rag.retrieve import PaperHit, Retrieval
 
 
 class SearchHit(BaseModel):
@@ -30,19 +32,22 @@ class SearchOutput(BaseModel):
     mode: str
 
 
+def hit_fields(h: PaperHit) -> dict[str, Any]:
+    """The fields a retrieved paper has in every JSON output."""
+    sim = None if h.dense_similarity is None else round(h.dense_similarity, 4)
+    return {
+        "rank": h.rank,
+        "paper_id": h.paper_id,
+        "title": h.title,
+        "score": round(h.score, 6),
+        "chunk": h.chunk,
+        "sources": list(h.sources),
+        "dense_similarity": sim,
+    }
+
+
 def search_output(r: Retrieval) -> SearchOutput:
-    hits = [
-        SearchHit(
-            rank=h.rank,
-            paper_id=h.paper_id,
-            title=h.title,
-            score=round(h.score, 6),
-            chunk=h.chunk,
-            sources=list(h.sources),
-            dense_similarity=None if h.dense_similarity is None else round(h.dense_similarity, 4),
-        )
-        for h in r.hits
-    ]
+    hits = [SearchHit(**hit_fields(h)) for h in r.hits]
     return SearchOutput(
         question=r.question,
         results=hits,
@@ -65,13 +70,7 @@ class SentenceOut(BaseModel):
     score: float | None = None
 
 
-class Retrieved(BaseModel):
-    rank: int
-    paper_id: str
-    title: str
-    score: float
-    chunk: str
-    sources: list[str]
+class Retrieved(SearchHit):
     given_as: int | None = None  # the [n] this paper had in the prompt, if it was given
 
 
@@ -104,16 +103,7 @@ def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
             for s in a.sentences
         ],
         retrieved=[
-            Retrieved(
-                rank=h.rank,
-                paper_id=h.paper_id,
-                title=h.title,
-                score=round(h.score, 6),
-                chunk=h.chunk,
-                sources=list(h.sources),
-                given_as=given.get(h.paper_id),
-            )
-            for h in a.retrieval.hits
+            Retrieved(**hit_fields(h), given_as=given.get(h.paper_id)) for h in a.retrieval.hits
         ],
         timings=a.timings,
         model=model,

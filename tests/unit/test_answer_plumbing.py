@@ -122,3 +122,26 @@ def test_markup_and_quoted_rules_never_reach_the_answer() -> None:
 def test_an_answer_no_source_supports_becomes_the_abstention() -> None:
     answer = engine(FakeLLM(["The moon is made of cheese [1]."])).ask("How are skills shared?")
     assert answer.abstained and answer.abstain_reason == "unsupported" and answer.cited == []
+
+
+def test_ask_json_keeps_the_contract_fields() -> None:
+    from rag.schema import ask_output
+
+    answer = engine(FakeLLM(["Tasks share skills [1]."])).ask("How are skills shared?")
+    doc = ask_output(answer, "fake-model", "fp").model_dump()
+    assert set(doc) >= {
+        "question",
+        "answer",
+        "abstained",
+        "citations",
+        "sentences",
+        "retrieved",
+        "timings",
+        "model",
+        "fingerprint",
+    }
+    assert doc["citations"] == [
+        {"n": 1, "paper_id": "p1", "title": "Modular Skills", "sources": ["a.txt"]}
+    ]
+    assert set(doc["retrieved"][0]) >= {"rank", "paper_id", "title", "score", "chunk", "given_as"}
+    assert set(doc["sentences"][0]) >= {"text", "citations", "support"}
