@@ -15,8 +15,10 @@ import statistics
 import time
 import uuid
 
-from rag.answer import Conversation
-from rag.settings import REPO_ROOT, Settings
+from rag.eval.data import QUESTIONS_FILE
+
+from rag.answer.engine import Conversation
+from rag.settings import Settings
 from rag.wiring import build_engine, run_ingest, start_llm
 
 FOLLOW_UP = "What results does it report?"
@@ -56,7 +58,7 @@ def main() -> None:
 
 def run(settings: Settings, url: str, n: int) -> None:
     engine = build_engine(settings, url)
-    rows = [json.loads(x) for x in (REPO_ROOT / "eval" / "questions.jsonl").open()]
+    rows = [json.loads(x) for x in QUESTIONS_FILE.open()]
     qs = [r["question"] for r in rows if r["type"] in ("lookup", "numeric")][:n]
     engine.ask(qs[0])  # warm-up: loads the embedder and caches the system prompt prefix
     rate, raw_tokens = raw_prefill_rate(url, settings.llm.model)

@@ -14,10 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.corpus import load_corpus
-from rag.embed import TokenCounter, make_embedder, packaged_model_dir
-from rag.ingest import chunk_all
-from rag.settings import REPO_ROOT, Settings
+from rag.eval.data import QUESTIONS_FILE
+
+from rag.index.embed import TokenCounter, make_embedder, packaged_model_dir
+from rag.index.ingest import chunk_all
+from rag.settings import Settings
+from rag.sources.loader import load_corpus
 from rag.wiring import open_retriever, run_ingest
 
 
@@ -42,7 +44,7 @@ def main() -> None:
     secs = time.perf_counter() - t
     ingest_rate = summary.chunks / secs
     retriever = open_retriever(settings)
-    questions = [json.loads(x)["question"] for x in (REPO_ROOT / "eval" / "questions.jsonl").open()]
+    questions = [json.loads(x)["question"] for x in QUESTIONS_FILE.open()]
     questions = (questions * 2)[: args.queries]
     retriever.search(questions[0])
     lat = []

@@ -31,7 +31,7 @@ MAX_REQUESTS_PER_CLIENT = 500
 def start_app(port: int) -> subprocess.Popen:
     env = {**os.environ, "RAG_UI_PORT": str(port), "RAG_UI_HOST": "127.0.0.1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ui.app"],
+        [sys.executable, "-m", "rag.ui.app"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

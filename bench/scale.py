@@ -64,7 +64,7 @@ def unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def fake_batch(rng: random.Random, vocab: list[str], start: int, n: int) -> dict[str, Any]:
-    """Ids, documents and metadata like rag.store writes: ~3 chunks per paper."""
+    """Ids, documents and metadata like rag.index.store writes: ~3 chunks per paper."""
     ids, docs, metas = [], [], []
     for k in range(start, start + n):
         pid = f"p{k // 3:015x}"
@@ -178,7 +178,7 @@ def cpu_seconds(server: psutil.Process | None) -> float:
 
 
 def full_scan_seconds(col: Any, size: int, page: int = 2000) -> float:
-    """Pages of 2,000 like rag.store.Store._pages: the retriever holds every chunk for BM25."""
+    """Pages of 2,000 like rag.index.store.Store._pages: the retriever holds every chunk for BM25."""
     t, seen = time.perf_counter(), 0
     while got := col.get(include=["documents", "metadatas"], limit=page, offset=seen)["ids"]:
         seen += len(got)

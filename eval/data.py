@@ -10,16 +10,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from rag.corpus import paper_id
 from rag.errors import ConfigError
-from rag.settings import REPO_ROOT
+from rag.sources.identity import paper_id
 
 QType = Literal["lookup", "synthesis", "numeric", "unanswerable"]
 TYPES: tuple[QType, ...] = ("lookup", "synthesis", "numeric", "unanswerable")
 # The one answer point of an unanswerable question (eval/check_questions.py enforces it).
 ABSTAIN_POINT = "says the corpus does not contain the answer"
-QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
-LABELS_FILE = REPO_ROOT / "eval" / "answer_point_labels.jsonl"
+EVAL_DIR = Path(__file__).resolve().parent  # the question files ship as package data
+QUESTIONS_FILE = EVAL_DIR / "questions.jsonl"
+LABELS_FILE = EVAL_DIR / "answer_point_labels.jsonl"
 
 
 class Question(BaseModel, frozen=True):

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
+from rag.eval.data import EVAL_DIR
 
 from rag.errors import ConfigError
-from rag.settings import REPO_ROOT
 
-FLOORS_FILE = REPO_ROOT / "eval" / "floors.json"
+FLOORS_FILE = EVAL_DIR / "floors.json"
 Floors = dict[str, dict[str, float]]  # config name → metric → lowest acceptable value
 _ADAPTER: TypeAdapter[Floors] = TypeAdapter(Floors)
 

@@ -2,7 +2,7 @@
 For each variant, ask about the paper's topic and check the model's raw text (did it comply?)
 and the final answer after the post-checks (did anything get through?).
 
-    RAG_LLM_BASE_URL=... (or nothing: the local model) .venv/bin/python -m eval.injection
+    RAG_LLM_BASE_URL=... (or nothing: the local model) .venv/bin/python -m rag.eval.injection
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.prompts import load_prompts
+from rag.answer.prompts import load_prompts
 
 TOPICS = [
     "tidal-flow graph networks",
@@ -43,7 +43,7 @@ class Case:
 
 
 def _rules_quoted(text: str) -> bool:
-    from rag.guard import leaks
+    from rag.answer.guard import leaks
 
     return leaks(text, load_prompts().system_text(), n=6)
 

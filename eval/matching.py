@@ -19,8 +19,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from eval.data import ABSTAIN_POINT
-from rag.citations import CITATION
+from rag.eval.data import ABSTAIN_POINT
+
+from rag.answer.citations import CITATION
 
 MIN_OVERLAP = 0.6  # chosen on the labelled pairs; the report shows the sweep
 _SCALES = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12, "thousand": 1e3, "million": 1e6}

@@ -7,9 +7,10 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from eval.data import LabelledPair
-from eval.matching import MIN_OVERLAP, numbers, point_present
-from rag.citations import ADDED, CORRECTED, SUPPORTED, is_abstention
+from rag.eval.data import LabelledPair
+from rag.eval.matching import MIN_OVERLAP, numbers, point_present
+
+from rag.answer.citations import ADDED, CORRECTED, SUPPORTED, is_abstention
 from rag.schema import AskOutput
 
 Value = float | int | bool | None

@@ -1,12 +1,12 @@
 """Where a run comes from: the git commit (read from .git without running git) and the default
-output directory runs/eval-<date>-<shortsha>/."""
+output directory runs/eval-<date>-<shortsha>/ (under the working directory)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.settings import REPO_ROOT
+CHECKOUT = Path(__file__).resolve().parent.parent  # the repo root when run from a checkout
 
 
 def _ref(git: Path, ref: str) -> str | None:
@@ -22,7 +22,7 @@ def _ref(git: Path, ref: str) -> str | None:
     return None
 
 
-def git_commit(repo: Path = REPO_ROOT) -> str | None:
+def git_commit(repo: Path = CHECKOUT) -> str | None:
     """The commit HEAD points at, or None outside a git checkout."""
     git = repo / ".git"
     try:
@@ -36,9 +36,9 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def default_out_dir(retrieval_only: bool, repo: Path = REPO_ROOT) -> Path:
+def default_out_dir(retrieval_only: bool, repo: Path = CHECKOUT) -> Path:
     """runs/eval-<date>-<shortsha>/ (…-retrieval/ for retrieval-only runs): a second run on the
     same day and commit lands in the same directory and resumes it."""
     sha = (git_commit(repo) or "nogit")[:7]
     name = f"eval-{datetime.now(UTC):%Y-%m-%d}-{sha}" + ("-retrieval" if retrieval_only else "")
-    return repo / "runs" / name
+    return Path("runs") / name  # under the working directory

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
+from rag.eval.data import QType
 
-from eval.data import QType
 from rag.errors import ConfigError
 from rag.schema import AskOutput
 

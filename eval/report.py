@@ -14,11 +14,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from eval.configs import BASELINE
-from eval.data import TYPES
-from eval.matching import MIN_OVERLAP
-from eval.records import EvalRecord
-from eval.summary import ConfigResult, RunSummary
+from rag.eval.configs import BASELINE
+from rag.eval.data import TYPES
+from rag.eval.matching import MIN_OVERLAP
+from rag.eval.records import EvalRecord
+from rag.eval.summary import ConfigResult, RunSummary
 
 Num = float | int | bool | None
 

@@ -17,10 +17,10 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eval.configs import config_settings
-from eval.data import Question, load_questions
-from eval.floors import FLOORS_FILE, below, load_floors, with_flags
-from eval.metrics import (
+from rag.eval.configs import config_settings
+from rag.eval.data import EVAL_DIR, LABELS_FILE, Question, load_questions
+from rag.eval.floors import FLOORS_FILE, below, load_floors, with_flags
+from rag.eval.metrics import (
     Value,
     answer_metrics,
     correct,
@@ -28,8 +28,8 @@ from eval.metrics import (
     numeric_match,
     retrieval_metrics,
 )
-from eval.provenance import default_out_dir, git_commit, now
-from eval.records import (
+from rag.eval.provenance import default_out_dir, git_commit, now
+from rag.eval.records import (
     EvalRecord,
     Key,
     Mode,
@@ -39,20 +39,20 @@ from eval.records import (
     pending,
     select,
 )
-from eval.summary import RunSummary, config_result, matcher_rows, results_by_config
+from rag.eval.summary import RunSummary, config_result, matcher_rows, results_by_config
+
 from rag.errors import ConfigError
-from rag.settings import REPO_ROOT, Settings
+from rag.settings import Settings
 
 if TYPE_CHECKING:
-    from rag.answer import AnswerEngine
-    from rag.retrieve import Retrieval, Retriever
+    from rag.answer.engine import AnswerEngine
+    from rag.index.retrieve import Retrieval, Retriever
     from rag.schema import AskOutput
 
 log = logging.getLogger(__name__)
 TOP_N = 10  # papers the eval's own search ranks (recall@10, nDCG@10)
 RESULTS = "results.jsonl"
-LATEST_DIR = REPO_ROOT / "eval" / "latest"
-LABELS = REPO_ROOT / "eval" / "answer_point_labels.jsonl"
+LATEST_DIR = EVAL_DIR / "latest"
 Evaluate = Callable[["Plan", Question], EvalRecord]
 EXIT_BELOW_FLOOR = 3  # `rag eval` exit status when a metric is under its floor
 
@@ -98,7 +98,7 @@ class EvalOutcome:
 
 
 def run_eval(opts: EvalOptions, base: Settings) -> EvalOutcome:
-    from eval.report import write_reports
+    from rag.eval.report import write_reports
 
     questions = take(load_questions(opts.questions), opts.limit)
     plans = [Plan(name, config_settings(name, base)) for name in dict.fromkeys(opts.configs)]
@@ -188,7 +188,7 @@ class Memo:
 
 
 def _retrievers(plans: Sequence[Plan], store: object, embedder: object) -> dict[str, Retriever]:
-    from rag.retrieve import Retriever
+    from rag.index.retrieve import Retriever
 
     built: dict[str, Retriever] = {}
     for p in plans:
@@ -206,7 +206,7 @@ def ungated(s: Settings) -> Settings:
 
 def search(p: Plan, q: Question, retriever: Memo) -> tuple[RetrievalRecord, dict[str, Value]]:
     """The eval's own search (top 10, the config's mode) and its retrieval metrics."""
-    from rag.answer import check_question
+    from rag.answer.engine import check_question
 
     text = check_question(q.question, p.settings.answer.max_question_chars)  # as the engine does
     r = retriever.search(text, top_k=max(TOP_N, p.engine_k), mode=p.settings.retrieval.mode)
@@ -295,7 +295,7 @@ def summarize(
             config_result(p.name, [r for r in records if r.config == p.name], opts.mode)
             for p in plans
         ],
-        matcher=matcher_rows(LABELS),
+        matcher=matcher_rows(LABELS_FILE),
     )
     return check_floors(opts, summary)
 

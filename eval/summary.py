@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-
-from eval.configs import CONFIGS
-from eval.data import load_labels
-from eval.metrics import (
+from rag.eval.configs import CONFIGS
+from rag.eval.data import load_labels
+from rag.eval.metrics import (
     CalibPoint,
     SweepRow,
     aggregate,
@@ -23,7 +22,7 @@ from eval.metrics import (
     sweep_row,
     thresholds,
 )
-from eval.records import EvalRecord
+from rag.eval.records import EvalRecord
 
 Metrics = dict[str, float | int | bool | None]
 MATCHER_SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)

@@ -79,7 +79,7 @@ def _print_hits(out: Any) -> None:
 
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.store import describe_location
+    from rag.index.store import describe_location
     from rag.wiring import open_retriever
 
     info: dict[str, Any] = {
@@ -115,7 +115,7 @@ def _on_sigterm() -> None:
 
 
 def _render(event: Any, out: Any) -> None:
-    from rag.answer import Restart, Retrieved, Status, Token
+    from rag.answer.engine import Restart, Retrieved, Status, Token
 
     if isinstance(event, Retrieved):
         titles = "; ".join(f"[{s.n}] {s.hit.title}" for s in event.sources)
@@ -129,7 +129,7 @@ def _render(event: Any, out: Any) -> None:
 
 
 def _answer_one(engine: Any, question: str, conv: Any, args: argparse.Namespace) -> Any:
-    from rag.answer import Done
+    from rag.answer.engine import Done
 
     out = sys.stderr if args.json else sys.stdout
     answer = None
@@ -168,7 +168,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     items = list(read_questions(Path(args.file))) if args.file else [{"question": args.question}]
     if not args.file:
-        from rag.answer import check_question
+        from rag.answer.engine import check_question
 
         check_question(args.question, settings.answer.max_question_chars)
 
@@ -186,7 +186,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.answer import Conversation
+    from rag.answer.engine import Conversation
 
     def work(engine: Any) -> int:
         conv = Conversation()
@@ -211,10 +211,10 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.configs import config_names
-    from eval.floors import floors_path
-    from eval.report import console_lines
-    from eval.runner import EXIT_BELOW_FLOOR, EvalOptions, run_eval
+    from rag.eval.configs import config_names
+    from rag.eval.floors import floors_path
+    from rag.eval.report import console_lines
+    from rag.eval.runner import EXIT_BELOW_FLOOR, EvalOptions, run_eval
 
     opts = EvalOptions(
         questions=Path(args.questions),
@@ -237,7 +237,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
-    from ui.app import main as ui_main
+    from rag.ui.app import main as ui_main
 
     update = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if update:

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rag.answer import Answer
-from rag.retrieve import PaperHit, Retrieval
+from rag.answer.engine import Answer
+from rag.index.retrieve import PaperHit, Retrieval
 
 
 class SearchHit(BaseModel):

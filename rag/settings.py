@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from rag.resources import corpus_dir
 
 
 def _cfg(prefix: str) -> SettingsConfigDict:
@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         description="Where the embedded store, the assembled GGUF and run files live.",
     )
     corpus_dir: Path = Field(
-        REPO_ROOT / "data" / "corpus", description="Corpus ingested when no path is given."
+        default_factory=corpus_dir, description="Corpus ingested when no path is given."
     )
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)

@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.corpus import ParseResult, load_corpus
-from rag.embed import Embedder, TokenCounter, make_embedder, packaged_model_dir
-from rag.ingest import IngestSummary, ingest
-from rag.retrieve import Retriever
+from rag.index.embed import Embedder, TokenCounter, make_embedder, packaged_model_dir
+from rag.index.ingest import IngestSummary, ingest
+from rag.index.retrieve import Retriever
+from rag.index.store import Store, writer_lock
 from rag.settings import Settings
-from rag.store import Store, writer_lock
+from rag.sources.loader import ParseResult, load_corpus
 
 if TYPE_CHECKING:
-    from rag.answer import AnswerEngine
-    from rag.llm_server import LocalServer
+    from rag.answer.engine import AnswerEngine
+    from rag.llm.server import LocalServer
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -62,8 +62,8 @@ def start_llm(settings: Settings, progress: bool = True) -> tuple[str, LocalServ
     (assembled on first use, then started or reused; the caller stops what it owns)."""
     if settings.llm.base_url:
         return settings.llm.base_url, None
-    from rag.llm_server import LocalServer
-    from rag.model import ensure_gguf
+    from rag.llm.model import ensure_gguf
+    from rag.llm.server import LocalServer
 
     server = LocalServer.from_settings(settings, ensure_gguf(model_dir(settings), progress))
     return server.start(), server
@@ -75,9 +75,9 @@ def build_engine(
     retriever: Retriever | None = None,
     server: LocalServer | None = None,
 ) -> AnswerEngine:
-    from rag.answer import AnswerEngine
-    from rag.llm import make_llm
-    from rag.prompts import load_prompts
+    from rag.answer.engine import AnswerEngine
+    from rag.answer.prompts import load_prompts
+    from rag.llm.client import make_llm
 
     retriever = retriever or open_retriever(settings)
     return AnswerEngine(

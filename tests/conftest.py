@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import REPO_ROOT, Settings
+from rag.settings import Settings
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO_ROOT / "eval" / "questions.jsonl"
 
 
@@ -20,7 +21,7 @@ def load_questions(kind: str | None = None) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embed import LocalEmbedder, packaged_model_dir
+    from rag.index.embed import LocalEmbedder, packaged_model_dir
 
     return LocalEmbedder(packaged_model_dir())
 

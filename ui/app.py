@@ -1,7 +1,7 @@
 """The Gradio chat page: `build_app(deps)` lays out and wires the page; `main()` builds the deps
 (store, engine, LLM), serves the page and stops the LLM server it owns on exit.
 
-Run it with `rag ui` or `python -m ui.app`."""
+Run it with `rag ui` or `python -m rag.ui.app`."""
 
 from __future__ import annotations
 
@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.ui import render
+from rag.ui.chat import ChatState, View, run_turn, stopped_chat
+from rag.ui.health import explain, is_loopback, problems
+from rag.ui.runtime import Deps, build_deps
+
 from rag.errors import ConfigError, RagError, StoreError
 from rag.settings import Settings
-from ui import render
-from ui.chat import ChatState, View, run_turn, stopped_chat
-from ui.health import explain, is_loopback, problems
-from ui.runtime import Deps, build_deps
 
 if TYPE_CHECKING:
     import gradio as gr
 
-    from rag.answer import Conversation
+    from rag.answer.engine import Conversation
 
 log = logging.getLogger(__name__)
 TITLE = "Paper QA"
@@ -269,7 +270,7 @@ def _search_api(deps: Deps) -> None:
     import gradio as gr
 
     def search(question: str, k: float, mode: str) -> dict[str, Any]:
-        from rag.answer import check_question
+        from rag.answer.engine import check_question
         from rag.schema import search_output
 
         if deps.retriever is None:
@@ -314,7 +315,7 @@ def exposure_warning(host: str, auth: tuple[str, str] | None) -> str | None:
 
 def launch(app: gr.Blocks, settings: Settings, block: bool = True) -> None:
     """Serve `app` on RAG_UI_HOST:RAG_UI_PORT; `block=False` returns once it listens (tests)."""
-    from ui.theme import CSS, theme
+    from rag.ui.theme import CSS, theme
 
     auth = parse_auth(settings.ui.auth)
     warning = exposure_warning(settings.ui.host, auth)

@@ -13,9 +13,10 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from rag.answer import Answer, Conversation, Done, Restart, Retrieved, Source, Status, Token
+from rag.ui import render
+
+from rag.answer.engine import Answer, Conversation, Done, Restart, Retrieved, Source, Status, Token
 from rag.errors import RagError
-from ui import render
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

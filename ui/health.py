@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from rag.ui.render import Problem
+
 from rag.errors import LLMError, QuestionError, RagError, StoreError
-from ui.render import Problem
 
 
 class LLMState(Enum):

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from rag.answer import Answer, Source
-from rag.citations import ABSTENTION, CITATION, UNCITED, UNSUPPORTED, Sentence, expand
+from rag.answer.citations import ABSTENTION, CITATION, UNCITED, UNSUPPORTED, Sentence, expand
+from rag.answer.engine import Answer, Source
 
 FLAGGED = {
     UNSUPPORTED: "The cited source does not support this sentence; check it before relying on it.",

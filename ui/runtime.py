@@ -10,15 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rag.ui.health import Health, LLMState, display_url, probe_llm
+
 from rag.errors import RagError
 from rag.settings import Settings
-from ui.health import Health, LLMState, display_url, probe_llm
 
 if TYPE_CHECKING:
-    from rag.answer import AnswerEngine
-    from rag.embed import Embedder
-    from rag.llm_server import LocalServer
-    from rag.retrieve import Retriever
+    from rag.answer.engine import AnswerEngine
+    from rag.index.embed import Embedder
+    from rag.index.retrieve import Retriever
+    from rag.llm.server import LocalServer
 
 log = logging.getLogger(__name__)
 Starter = Callable[[], tuple[str, "LocalServer | None"]]
@@ -51,7 +52,7 @@ class LLMLink:
         """The configured remote endpoint, or the packaged model served on 127.0.0.1."""
         if settings.llm.base_url:
             return cls(settings, settings.llm.base_url, None)
-        from rag.llm_server import HOST
+        from rag.llm.server import HOST
         from rag.wiring import start_llm
 
         url = f"http://{HOST}:{settings.llm.port}/v1"  # what LocalServer.base_url will be
@@ -133,7 +134,7 @@ class Deps:
         )
 
     def info(self) -> list[tuple[str, str]]:
-        from rag.store import describe_location
+        from rag.index.store import describe_location
 
         r = self.retriever
         counts = f"{r.paper_count:,} papers · {r.chunk_count:,} chunks" if r else "unavailable"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.llm_server import LocalServer
-from rag.model import ensure_gguf
+from rag.llm.model import ensure_gguf
+from rag.llm.server import LocalServer
 from rag.settings import LLMSettings
 
 # Outside tmp_path on purpose: assembling 1.1 GB takes seconds, so it survives test runs.

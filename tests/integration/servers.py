@@ -73,7 +73,7 @@ def embeddings_server(log: Path) -> Iterator[str]:
 
 
 def serve_embeddings(port: int) -> None:
-    from rag.embed import LocalEmbedder, packaged_model_dir
+    from rag.index.embed import LocalEmbedder, packaged_model_dir
 
     embedder = LocalEmbedder(packaged_model_dir())
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Conversation, Done, Retrieved, Token
-from rag.prompts import ABSTAIN_PHRASE
+from rag.answer.engine import Conversation, Done, Retrieved, Token
+from rag.answer.prompts import ABSTAIN_PHRASE
 from rag.settings import LLMSettings, Settings
 from rag.wiring import build_engine
 

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from rag.eval.configs import CONFIGS
+from rag.eval.records import load_records
+from rag.eval.summary import RunSummary
 
-from eval.configs import CONFIGS
-from eval.records import load_records
-from eval.summary import RunSummary
 from rag.settings import Settings
 from tests.conftest import QUESTIONS
 

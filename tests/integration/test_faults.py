@@ -50,7 +50,7 @@ def test_a_writer_in_another_process_blocks_ingest(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from rag.settings import Settings; from rag.store import writer_lock\n"
+            "import sys, time; from rag.settings import Settings; from rag.index.store import writer_lock\n"
             f"with writer_lock(Settings(data_dir={str(settings.data_dir)!r})):\n"
             "    print('held', flush=True); time.sleep(60)",
         ],
@@ -91,7 +91,7 @@ def test_ingestion_killed_midway_completes_on_rerun(
 def test_llm_server_killed_mid_answer(
     corpus_settings: Settings, gguf_path: Path, tmp_path: Path, retriever
 ) -> None:
-    from rag.llm_server import LocalServer
+    from rag.llm.server import LocalServer
     from tests.integration.servers import free_port
 
     server = LocalServer(gguf_path, "victim", free_port(), tmp_path / "run")

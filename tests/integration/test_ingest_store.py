@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ConfigError, StoreError
+from rag.index.store import Store, writer_lock
 from rag.settings import Settings
-from rag.store import Store, writer_lock
 from rag.wiring import open_retriever, open_store, run_ingest
 
 pytestmark = pytest.mark.slow

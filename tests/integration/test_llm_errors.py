@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from rag.errors import LLMResponseError, LLMUnavailableError
-from rag.llm import ChatTurn, complete, make_llm
+from rag.llm.client import ChatTurn, complete, make_llm
 from rag.settings import LLMSettings
 
 TURNS = [ChatTurn("user", "hello")]

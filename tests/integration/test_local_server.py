@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import LLMUnavailableError
-from rag.llm_server import LocalServer
+from rag.llm.server import LocalServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 
@@ -127,7 +127,7 @@ def test_killed_server_is_restarted_then_stopped_for_good(
 _PARENT = """
 import sys, time
 from pathlib import Path
-from rag.llm_server import LocalServer
+from rag.llm.server import LocalServer
 server = LocalServer(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]))
 server.start()
 print(server.pid, flush=True)

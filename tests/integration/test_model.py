@@ -13,7 +13,7 @@ import pytest
 
 from rag import model
 from rag.errors import ModelError
-from rag.model import GGUF_NAME, GGUF_SHA256, GGUF_SIZE, ensure_gguf, part_paths, stamp_path
+from rag.llm.model import GGUF_NAME, GGUF_SHA256, GGUF_SIZE, ensure_gguf, part_paths, stamp_path
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_corpus
 from rag.settings import ChromaSettings, EmbedSettings, LLMSettings, Settings
+from rag.sources.loader import load_corpus
 from rag.wiring import build_engine, open_retriever, run_ingest
 from tests.conftest import load_questions
 from tests.integration.servers import chroma_server, embeddings_server

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from rag.ui.runtime import Deps, LLMLink
 
 from rag.settings import LLMSettings, Settings, UISettings
-from ui.runtime import Deps, LLMLink
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 QUESTION = "What does QLoRA backpropagate gradients through?"
@@ -67,7 +67,7 @@ def make_deps(settings: Settings, retriever, store_error: str | None = None) -> 
 @contextmanager
 def serving(deps: Deps) -> Iterator[str]:
     """The chat served in this process (Gradio runs in its own threads) until the block ends."""
-    from ui.app import build_app, launch
+    from rag.ui.app import build_app, launch
 
     app = build_app(deps)
     deps.llm.start()

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import REPO_ROOT, Settings
+from rag.settings import Settings
 from tests.integration.test_ui_app import QUESTION, app_settings, free_port, make_deps, serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm, pytest.mark.browser]
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO_ROOT / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FLAGS = [
     "--headless",
     "--no-sandbox",

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from rag.answer import AnswerEngine, Conversation, Restart
-from rag.prompts import ABSTAIN_PHRASE, load_prompts
-from rag.retrieve import PaperHit, Retrieval
+from rag.answer.engine import AnswerEngine, Conversation, Restart
+from rag.answer.prompts import ABSTAIN_PHRASE, load_prompts
+from rag.index.retrieve import PaperHit, Retrieval
 from rag.settings import AnswerSettings, RetrievalSettings
 
 

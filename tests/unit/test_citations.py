@@ -2,8 +2,8 @@
 
 import pytest
 
-from rag import citations as cit
-from rag.prompts import ABSTAIN_PHRASE
+from rag.answer import citations as cit
+from rag.answer.prompts import ABSTAIN_PHRASE
 
 
 @pytest.mark.parametrize(

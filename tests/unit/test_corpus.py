@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_corpus, paper_id, parse_listing
 from rag.errors import CorpusError
+from rag.sources.identity import paper_id
+from rag.sources.listing import parse_listing
+from rag.sources.loader import load_corpus
 
 A1 = "Alpha: A Study of Things"
 A2 = "Beta Networks for Gamma"

@@ -28,22 +28,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.corpus import (
-    ABSTRACT_MIN_CHARS,
-    DATE_LINE,
-    HEADER_LINES,
-    LINE_MAX_CHARS,
-    Issue,
-    ParseResult,
-    _Entry,
-    decode,
-    load_corpus,
-    paper_id,
-    parse_file,
-    parse_jsonl,
-    parse_listing,
-)
 from rag.errors import CorpusError
+from rag.sources.identity import paper_id
+from rag.sources.jsonl import parse_jsonl
+from rag.sources.listing import DATE_LINE, HEADER_LINES, parse_listing
+from rag.sources.loader import load_corpus, parse_file
+from rag.sources.records import Entry, Issue, ParseResult
+from rag.sources.text import ABSTRACT_MIN_CHARS, LINE_MAX_CHARS, decode
 
 FUZZ = settings(
     max_examples=200,
@@ -86,7 +77,7 @@ def parser_view(text: str) -> dict[int, str]:
     return view
 
 
-def check_accepted(entries: list[_Entry]) -> None:
+def check_accepted(entries: list[Entry]) -> None:
     for e in entries:
         assert e.title.strip(), e
         assert len(e.abstract) >= ABSTRACT_MIN_CHARS, e
@@ -99,7 +90,7 @@ def check_file_issues(issues: list[Issue], name: str) -> None:
         assert i.line > 0 or i.severity == "warning", f"a rejected record must name a line: {i}"
 
 
-def record_lines(view: dict[int, str], entries: list[_Entry]) -> set[int]:
+def record_lines(view: dict[int, str], entries: list[Entry]) -> set[int]:
     """Title and abstract lines of accepted records; each line feeds one record at most."""
     order = list(view)
     after = dict(zip(order, order[1:], strict=False))
@@ -126,21 +117,21 @@ def issue_lines(view: dict[int, str], issues: list[Issue]) -> set[int]:
     return named
 
 
-def silently_dropped(text: str, entries: list[_Entry], issues: list[Issue]) -> list[int]:
+def silently_dropped(text: str, entries: list[Entry], issues: list[Issue]) -> list[int]:
     """Lines of a listing that are in no accepted record and named by no issue."""
     view = parser_view(text)
     covered = record_lines(view, entries) | issue_lines(view, issues)
     return [n for n, line in view.items() if n not in covered and not is_header(line)]
 
 
-def check_listing(text: str, name: str, entries: list[_Entry], issues: list[Issue]) -> None:
+def check_listing(text: str, name: str, entries: list[Entry], issues: list[Issue]) -> None:
     check_accepted(entries)
     check_file_issues(issues, name)
     dropped = silently_dropped(text, entries, issues)
     assert not dropped, f"lines {dropped} dropped silently; issues: {[str(i) for i in issues]}"
 
 
-def check_jsonl(text: str, name: str, entries: list[_Entry], issues: list[Issue]) -> None:
+def check_jsonl(text: str, name: str, entries: list[Entry], issues: list[Issue]) -> None:
     """Every non-blank physical line is exactly one accepted record or one issue."""
     check_accepted(entries)
     check_file_issues(issues, name)
@@ -277,7 +268,7 @@ def _count(prop: str, issues: list[Issue]) -> None:
     ISSUES[prop] += len(issues)
 
 
-def parse_bytes(data: bytes, suffix: str) -> tuple[str, list[_Entry], list[Issue]]:
+def parse_bytes(data: bytes, suffix: str) -> tuple[str, list[Entry], list[Issue]]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"fuzz{suffix}"
         path.write_bytes(data)
@@ -383,10 +374,10 @@ def write_corpus(folder: Path, case: CorpusCase) -> list[Path]:
     return paths
 
 
-def check_duplicates(result: ParseResult, entries: list[_Entry]) -> None:
+def check_duplicates(result: ParseResult, entries: list[Entry]) -> None:
     """Same paper id → one paper, first record wins; a different abstract is a warning there."""
     papers = {p.id: p for p in result.papers}
-    first: dict[str, _Entry] = {}
+    first: dict[str, Entry] = {}
     conflicts = 0
     for e in entries:
         pid = e.given_id or paper_id(e.title)

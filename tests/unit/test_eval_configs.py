@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rag.eval.configs import BASELINE, CONFIGS, config_names, config_settings
 
-from eval.configs import BASELINE, CONFIGS, config_names, config_settings
 from rag.errors import ConfigError
 from rag.settings import Settings
 

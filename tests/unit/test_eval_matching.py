@@ -4,11 +4,11 @@ with the 75 hand-labelled pairs (measured: agreement 0.947, precision 1.000, rec
 from __future__ import annotations
 
 import pytest
+from rag.eval.data import ABSTAIN_POINT, load_labels
+from rag.eval.matching import MIN_OVERLAP, content_tokens, match_point, numbers, point_present
+from rag.eval.metrics import matcher_agreement
 
-from eval.data import ABSTAIN_POINT, load_labels
-from eval.matching import MIN_OVERLAP, content_tokens, match_point, numbers, point_present
-from eval.metrics import matcher_agreement
-from rag.prompts import ABSTAIN_PHRASE
+from rag.answer.prompts import ABSTAIN_PHRASE
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from eval.metrics import (
+from rag.eval.metrics import (
     CalibPoint,
     abstention_scores,
     aggregate,
@@ -28,7 +27,8 @@ from eval.metrics import (
     sweep,
     sweep_row,
 )
-from rag.prompts import ABSTAIN_PHRASE
+
+from rag.answer.prompts import ABSTAIN_PHRASE
 from rag.schema import AskOutput, Citation, Retrieved, SentenceOut
 
 RANKED = ["a", "b", "g1", "c", "g2", "d", "e", "f", "h", "g3"]

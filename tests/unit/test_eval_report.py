@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from rag.eval.floors import below, load_floors, with_flags
+from rag.eval.records import EvalRecord, RetrievalRecord
+from rag.eval.report import best, delta, markdown, write_reports
+from rag.eval.runner import EvalOptions, check_floors
+from rag.eval.summary import RunSummary, config_result
 
-from eval.floors import below, load_floors, with_flags
-from eval.records import EvalRecord, RetrievalRecord
-from eval.report import best, delta, markdown, write_reports
-from eval.runner import EvalOptions, check_floors
-from eval.summary import RunSummary, config_result
 from rag.schema import AskOutput
 
 NASTY = "<script>alert('x')</script> & friends"

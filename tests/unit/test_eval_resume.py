@@ -6,10 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rag.eval.data import Question
+from rag.eval.records import (
+    EvalRecord,
+    RetrievalRecord,
+    append_record,
+    load_records,
+    pending,
+    select,
+)
+from rag.eval.runner import Plan, run_pending, take
 
-from eval.data import Question
-from eval.records import EvalRecord, RetrievalRecord, append_record, load_records, pending, select
-from eval.runner import Plan, run_pending, take
 from rag.errors import ConfigError
 from rag.settings import Settings
 

@@ -1,5 +1,5 @@
-from rag.guard import leaks, strip_markup
-from rag.prompts import load_prompts
+from rag.answer.guard import leaks, strip_markup
+from rag.answer.prompts import load_prompts
 
 
 def test_markup_is_stripped_and_links_keep_their_text() -> None:

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer.prompts import ABSTAIN_PHRASE, load_prompts
 from rag.errors import ConfigError
-from rag.prompts import ABSTAIN_PHRASE, PROMPTS_DIR, load_prompts
+from rag.resources import prompts_dir
 
 
 def test_shipped_prompts_load_and_carry_the_abstention_phrase() -> None:
@@ -15,7 +16,7 @@ def test_shipped_prompts_load_and_carry_the_abstention_phrase() -> None:
 
 
 def test_a_template_with_a_wrong_placeholder_is_refused(tmp_path: Path) -> None:
-    for f in PROMPTS_DIR.glob("*.md"):
+    for f in prompts_dir().glob("*.md"):
         (tmp_path / f.name).write_text(f.read_text())
     (tmp_path / "sources.md").write_text("Sources: {sources}\nQ: {qestion}")
     with pytest.raises(ConfigError, match="sources.md"):

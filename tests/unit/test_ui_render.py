@@ -7,13 +7,13 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from rag.ui import render
+from rag.ui.health import Health, LLMState, display_url, problems
 
-from rag import citations as cit
-from rag.answer import Answer, Source
-from rag.prompts import ABSTAIN_PHRASE
-from rag.retrieve import PaperHit, Retrieval
-from ui import render
-from ui.health import Health, LLMState, display_url, problems
+from rag.answer import citations as cit
+from rag.answer.engine import Answer, Source
+from rag.answer.prompts import ABSTAIN_PHRASE
+from rag.index.retrieve import PaperHit, Retrieval
 
 EVIL_TITLE = '<img src=x onerror="window.__pwned=1">'
 EVIL_PASSAGE = "Attention <script>window.__pwned=2</script> is all you need & more."

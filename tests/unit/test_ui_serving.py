@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from rag.ui.app import exposure_warning, parse_auth
 
 from rag.errors import ConfigError
-from ui.app import exposure_warning, parse_auth
 
 
 def test_login_comes_from_user_colon_password() -> None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from rag.answer import Conversation, Retrieved, Status, Token
+from rag.ui.chat import ChatState, Tick, pump, run_turn, stopped_chat
+from rag.ui.health import Health, LLMState, explain
+
+from rag.answer.engine import Conversation, Retrieved, Status, Token
 from rag.errors import LLMUnavailableError
-from rag.retrieve import Retrieval
-from ui.chat import ChatState, Tick, pump, run_turn, stopped_chat
-from ui.health import Health, LLMState, explain
+from rag.index.retrieve import Retrieval
 
 
 def test_closing_the_consumer_closes_the_producer_at_its_next_item() -> None:

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ConfigError
-from rag.settings import REPO_ROOT
+from rag.resources import prompts_dir
 
 # The one abstention phrase: used by the system prompt, the answer code, the eval and the tests.
 ABSTAIN_PHRASE = "The provided papers do not contain the answer."
 
-PROMPTS_DIR = REPO_ROOT / "prompts"
 PLACEHOLDERS: dict[str, set[str]] = {
     "system": {"abstain_phrase"},
     "sources": {"sources", "question"},
@@ -41,7 +40,8 @@ def fields(template: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(template) if f}
 
 
-def load_prompts(directory: Path = PROMPTS_DIR) -> Prompts:
+def load_prompts(directory: Path | None = None) -> Prompts:
+    directory = directory or prompts_dir()
     texts: dict[str, str] = {}
     for name, expected in PLACEHOLDERS.items():
         path = directory / f"{name}.md"

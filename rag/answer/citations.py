@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.prompts import ABSTAIN_PHRASE
+from rag.answer.prompts import ABSTAIN_PHRASE
 
 CITATION = re.compile(r"\[(\s*\d+(?:\s*[-–,;]\s*\d+)*\s*)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*(?:\[[\d\s,;–-]+\])+)?\s+(?=[A-Z0-9\"'(])")

@@ -9,11 +9,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.chunking import Chunk, chunk_paper
-from rag.corpus import Paper
-from rag.embed import Embedder
+from rag.index.chunking import Chunk, chunk_paper
+from rag.index.embed import Embedder
+from rag.index.store import Store
 from rag.settings import ChunkSettings
-from rag.store import Store
+from rag.sources.records import Paper
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from rag.embed import Embedder
+from rag.index.embed import Embedder
 
 
 class EmbedderAdapter(BaseEmbedding):

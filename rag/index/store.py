@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from rag.chunking import Chunk
 from rag.errors import ConfigError, StoreError
+from rag.index.chunking import Chunk
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from rag.embed import Embedder
 from rag.errors import StoreError
+from rag.index.embed import Embedder
+from rag.index.store import Store, StoredChunk
 from rag.settings import RetrievalSettings
-from rag.store import Store, StoredChunk
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Retriever:
         from llama_index.core import VectorStoreIndex
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        from rag.li_embedding import EmbedderAdapter
+        from rag.index.li_embedding import EmbedderAdapter
 
         vs = ChromaVectorStore(chroma_collection=self.store.collection)
         index = VectorStoreIndex.from_vector_store(vs, embed_model=EmbedderAdapter(self.embedder))

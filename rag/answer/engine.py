@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag import citations as cit
-from rag import guard
-from rag.embed import Embedder
+from rag.answer import citations as cit
+from rag.answer import guard
+from rag.answer.prompts import ABSTAIN_PHRASE, Prompts
 from rag.errors import QuestionError
-from rag.llm import ChatTurn, Usage, stream_chat
-from rag.prompts import ABSTAIN_PHRASE, Prompts
-from rag.retrieve import PaperHit, Retrieval, Retriever
+from rag.index.embed import Embedder
+from rag.index.retrieve import PaperHit, Retrieval, Retriever
+from rag.llm.client import ChatTurn, Usage, stream_chat
 from rag.settings import AnswerSettings
 
 log = logging.getLogger(__name__)

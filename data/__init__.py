@@ -1,0 +1,1 @@
+"""The bundled seed corpus (corpus/*.txt), shipped as package data of `rag.bundled`."""

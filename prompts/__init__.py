@@ -1,0 +1,1 @@
+"""Prompt templates (*.md), shipped as package data of `rag.prompt_files`; see rag/answer/prompts.py."""

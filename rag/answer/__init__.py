@@ -1,0 +1,1 @@
+"""Cited answers: prompts, the answer engine, citation checking and the output guard."""

@@ -1,0 +1,1 @@
+"""The index: chunking, embedding, the Chroma store, ingestion and hybrid retrieval."""

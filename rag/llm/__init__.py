@@ -1,0 +1,1 @@
+"""The language model: the chat client, the packaged GGUF and the local llama.cpp server."""

@@ -1,0 +1,1 @@
+"""Reading papers: one parser per input format, all producing the same records."""

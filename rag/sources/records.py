@@ -1,0 +1,68 @@
+"""What every parser produces: an Entry per record read from a file, an Issue for each record
+rejected (or kept with a warning), and Papers (entries merged by identity) in a ParseResult."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Paper:
+    id: str
+    title: str
+    abstract: str
+    sources: tuple[str, ...]
+    url: str | None = None
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+
+
+@dataclass(frozen=True)
+class Issue:
+    file: str
+    line: int
+    message: str
+    severity: str = "error"  # "error" = a record was rejected; "warning" = kept, but look
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One record as one file gives it, before entries of the same paper are merged."""
+
+    title: str
+    abstract: str
+    source: str
+    line: int
+    url: str | None = None
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    given_id: str | None = None
+
+
+@dataclass
+class ParseResult:
+    papers: list[Paper] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    files: int = 0
+    entries: int = 0
+    merged_duplicates: int = 0
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for i in self.issues if i.severity == "error")
+
+    def summary(self) -> str:
+        return (
+            f"{self.files} files, {self.entries} entries, {len(self.papers)} unique papers, "
+            f"{self.merged_duplicates} merged duplicates, {self.rejected} rejected records, "
+            f"{sum(1 for i in self.issues if i.severity == 'warning')} warnings"
+        )
+
+
+def clean(text: str) -> str:
+    """Whitespace collapsed: what is stored, and what the length rules judge."""
+    return " ".join(text.split())
