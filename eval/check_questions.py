@@ -6,6 +6,12 @@ Usage: python eval/check_questions.py [FILE] [--corpus DIR]
 FILE defaults to eval/questions.jsonl and DIR to data/corpus (falling back to
 /work/shared/corpus when data/corpus does not exist), both relative to the repo
 root (the parent of this script's directory). Stdlib only. Exit status 1 on any error.
+
+The same checks apply to every question file (eval/questions.jsonl, the hard set
+eval/questions_hard.jsonl with "H-..." qids, the follow-up set eval/followups.jsonl
+with "F..." qids); qids may use any prefix but must be non-empty and unique. A row
+may carry the optional field "history" (the earlier turns of a conversation): a
+non-empty list of non-empty strings; the row's question is then the follow-up.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ FIELDS = {
     "answer_points": list,
     "notes": str,
 }
+# Optional fields: present only on some rows (e.g. follow-up questions in a conversation).
+OPTIONAL_FIELDS = {"history": list}
 TYPES = ("lookup", "synthesis", "numeric", "unanswerable")
 ABSTAIN_POINTS = ["says the corpus does not contain the answer"]
 HEADER_LINES = {
@@ -72,7 +80,21 @@ def check_fields(q: dict) -> list[str]:
     for field in ("gold_titles", "answer_points"):
         if isinstance(q.get(field), list) and not all(isinstance(x, str) for x in q[field]):
             errors.append(f"field '{field}' must be a list of strings")
-    return errors
+    if isinstance(q.get("qid"), str) and not q["qid"].strip():
+        errors.append("field 'qid' must not be empty")
+    return errors + check_history(q)
+
+
+def check_history(q: dict) -> list[str]:
+    """The optional 'history' field: a non-empty list of non-empty strings (earlier turns)."""
+    if "history" not in q:
+        return []
+    history = q["history"]
+    if not isinstance(history, list) or not history:
+        return ["field 'history' must be a non-empty list of strings"]
+    if not all(isinstance(turn, str) and turn.strip() for turn in history):
+        return ["field 'history' must contain only non-empty strings"]
+    return []
 
 
 def check_type_rules(q: dict) -> list[str]:
@@ -114,7 +136,7 @@ def check_line(line: str, papers: dict[str, list[str]]) -> tuple[dict | None, li
         return None, [f"invalid JSON: {exc}"]
     if not isinstance(q, dict):
         return None, ["line is not a JSON object"]
-    extra = [f"unexpected field '{f}'" for f in q if f not in FIELDS]
+    extra = [f"unexpected field '{f}'" for f in q if f not in FIELDS and f not in OPTIONAL_FIELDS]
     errors = check_fields(q)
     if errors:
         return q, extra + errors
