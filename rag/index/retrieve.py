@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from rag.errors import StoreError
+from rag.index.bm25 import BM25Index
 from rag.index.embed import Embedder
 from rag.index.store import Store, StoredChunk
+from rag.question import check_question
 from rag.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
@@ -56,57 +59,40 @@ def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
     return scores
 
 
-class BM25Index:
-    def __init__(self, chunks: list[StoredChunk]) -> None:
-        import bm25s
-        import Stemmer
-
-        # bm25s sets its own logger to DEBUG, which leaks "Building index" lines to stderr.
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        self._bm25s = bm25s
-        self._stemmer = Stemmer.Stemmer("english")
-        self._ids = [c.id for c in chunks]
-        self._index = bm25s.BM25()
-        tokens = bm25s.tokenize(
-            [c.text for c in chunks], stopwords="en", stemmer=self._stemmer, show_progress=False
-        )
-        self._index.index(tokens, show_progress=False)
-
-    def terms(self, text: str) -> list[str]:
-        """Stemmed content words, as BM25 sees them."""
-        tokens = self._bm25s.tokenize(
-            [text], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
-        )
-        return list(tokens[0]) if tokens else []
-
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
-        tokens = [self.terms(query)]
-        if not tokens[0]:
-            return []
-        n = min(n, len(self._ids))
-        docs, scores = self._index.retrieve(tokens, k=n, show_progress=False, n_threads=1)
-        return [(self._ids[d], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
-
-
 class Retriever:
-    """Built once per process (BM25 index over the store's chunks + LlamaIndex retriever)."""
+    """Built once per process (BM25 index over the store's chunks + LlamaIndex retriever) and
+    shared by concurrent callers: `search` keeps nothing of a call on the object."""
 
-    def __init__(self, store: Store, embedder: Embedder, cfg: RetrievalSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        cfg: RetrievalSettings,
+        max_question_chars: int = 2000,
+    ) -> None:
         self.store = store
         self.cfg = cfg
         self.embedder = embedder
+        self.max_question_chars = max_question_chars
         self._chunks: dict[str, StoredChunk] = {}
         self._bm25: BM25Index | None = None
         self._dense: Any = None
-        self._question = ""
+        self._loading = threading.Lock()
 
     def load(self) -> None:
         chunks = self.store.all_chunks()
         if not chunks:
             raise StoreError(f"the store at {self.store.location} is empty; run `rag ingest`")
         self._chunks = {c.id: c for c in chunks}
-        self._bm25 = BM25Index(chunks)
         self._dense = self._dense_retriever()
+        self._bm25 = BM25Index(chunks)  # last: a non-None index means everything is loaded
+
+    def _ensure_loaded(self) -> BM25Index:
+        with self._loading:
+            if self._bm25 is None:
+                self.load()
+        assert self._bm25 is not None
+        return self._bm25
 
     def _dense_retriever(self) -> Any:
         from llama_index.core import VectorStoreIndex
@@ -127,15 +113,15 @@ class Retriever:
         return len({c.paper_id for c in self._chunks.values()})
 
     def search(self, question: str, top_k: int | None = None, mode: str | None = None) -> Retrieval:
-        if self._bm25 is None:
-            self.load()
+        """Papers for `question` (checked: empty or oversized is a QuestionError)."""
+        q = check_question(question, self.max_question_chars)
+        bm25 = self._ensure_loaded()
         mode = mode or self.cfg.mode
         start = time.perf_counter()
-        self._question = question
-        dense = self._dense_search(question) if mode != "bm25" else []
-        sparse = self._sparse_search(question) if mode != "dense" else []
-        hits = self._to_papers(dense, sparse, mode, top_k or self.cfg.top_k)
-        return Retrieval(question, hits, mode, (time.perf_counter() - start) * 1000)
+        dense = self._dense_search(q) if mode != "bm25" else []
+        sparse = bm25.search(q, self.cfg.candidates) if mode != "dense" else []
+        hits = self._to_papers(q, dense, sparse, mode, top_k or self.cfg.top_k)
+        return Retrieval(q, hits, mode, (time.perf_counter() - start) * 1000)
 
     def _dense_search(self, question: str) -> list[tuple[str, float]]:
         try:
@@ -145,39 +131,56 @@ class Retriever:
         # ChromaVectorStore reports exp(-cosine distance); turn it back into cosine similarity.
         return [(n.node.node_id, 1.0 + math.log(max(n.score or 1e-9, 1e-9))) for n in nodes]
 
-    def _sparse_search(self, question: str) -> list[tuple[str, float]]:
-        assert self._bm25 is not None
-        return self._bm25.search(question, self.cfg.candidates)
-
     def _to_papers(
-        self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: str, k: int
+        self,
+        question: str,
+        dense: list[tuple[str, float]],
+        sparse: list[tuple[str, float]],
+        mode: str,
+        k: int,
     ) -> list[PaperHit]:
         if mode == "hybrid":
             scores = rrf([[c for c, _ in dense], [c for c, _ in sparse]], self.cfg.rrf_k)
         else:
             scores = dict(dense or sparse)
-        sims = dict(dense)
         best: dict[str, str] = {}  # paper id → its best chunk id
         for cid in sorted(scores, key=scores.__getitem__, reverse=True):
             chunk = self._chunks.get(cid)
             if chunk is not None and chunk.paper_id not in best:
                 best[chunk.paper_id] = cid
-        top = list(best.values())[:k]
-        return [self._hit(rank, cid, scores[cid], sims) for rank, cid in enumerate(top, 1)]
-
-    def _hit(self, rank: int, cid: str, score: float, sims: dict[str, float]) -> PaperHit:
-        c = self._chunks[cid]
-        paper_sims = [
-            s
-            for i, s in sims.items()
-            if i in self._chunks and self._chunks[i].paper_id == c.paper_id
+        sims = self._paper_similarity(dense)
+        wanted = set(self._ensure_loaded().terms(question))
+        return [
+            self._hit(rank, self._chunks[cid], scores[cid], sims, wanted)
+            for rank, cid in enumerate(list(best.values())[:k], start=1)
         ]
-        sim = max(paper_sims) if paper_sims else None
+
+    def _paper_similarity(self, dense: list[tuple[str, float]]) -> dict[str, float]:
+        """Each paper's best dense cosine among the chunks the dense retriever returned."""
+        sims: dict[str, float] = {}
+        for cid, sim in dense:
+            chunk = self._chunks.get(cid)
+            if chunk is not None and sim > sims.get(chunk.paper_id, -2.0):
+                sims[chunk.paper_id] = sim
+        return sims
+
+    def _hit(
+        self, rank: int, c: StoredChunk, score: float, sims: dict[str, float], wanted: set[str]
+    ) -> PaperHit:
         return PaperHit(
-            rank, c.paper_id, c.title, score, c.passage, cid, c.sources, sim, self._overlap(c)
+            rank,
+            c.paper_id,
+            c.title,
+            score,
+            c.passage,
+            c.id,
+            c.sources,
+            sims.get(c.paper_id),
+            self._overlap(wanted, c),
         )
 
-    def _overlap(self, chunk: StoredChunk) -> float:
-        assert self._bm25 is not None
-        wanted = set(self._bm25.terms(self._question))
-        return len(wanted & set(self._bm25.terms(chunk.text))) / len(wanted) if wanted else 0.0
+    def _overlap(self, wanted: set[str], chunk: StoredChunk) -> float:
+        """Share of the question's stemmed content terms found in the chunk."""
+        if not wanted:
+            return 0.0
+        return len(wanted & set(self._ensure_loaded().terms(chunk.text))) / len(wanted)

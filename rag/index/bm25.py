@@ -1,0 +1,40 @@
+"""BM25 over the store's chunks (bm25s + PyStemmer, English stop words), and the stemmed terms
+it sees in a text (used for term overlap)."""
+
+from __future__ import annotations
+
+import logging
+
+from rag.index.store import StoredChunk
+
+
+class BM25Index:
+    def __init__(self, chunks: list[StoredChunk]) -> None:
+        import bm25s
+        import Stemmer
+
+        # bm25s sets its own logger to DEBUG, which leaks "Building index" lines to stderr.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        self._bm25s = bm25s
+        self._stemmer = Stemmer.Stemmer("english")
+        self._ids = [c.id for c in chunks]
+        self._index = bm25s.BM25()
+        tokens = bm25s.tokenize(
+            [c.text for c in chunks], stopwords="en", stemmer=self._stemmer, show_progress=False
+        )
+        self._index.index(tokens, show_progress=False)
+
+    def terms(self, text: str) -> list[str]:
+        """Stemmed content words, as BM25 sees them."""
+        tokens = self._bm25s.tokenize(
+            [text], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )
+        return list(tokens[0]) if tokens else []
+
+    def search(self, query: str, n: int) -> list[tuple[str, float]]:
+        tokens = [self.terms(query)]
+        if not tokens[0]:
+            return []
+        n = min(n, len(self._ids))
+        docs, scores = self._index.retrieve(tokens, k=n, show_progress=False, n_threads=1)
+        return [(self._ids[d], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
