@@ -17,9 +17,10 @@ import uuid
 
 from rag.eval.data import QUESTIONS_FILE
 
-from rag.answer.engine import Conversation
+from rag.answer.conversation import Conversation
+from rag.llm.session import LLMSession, llm_session
 from rag.settings import Settings
-from rag.wiring import build_engine, run_ingest, start_llm
+from rag.wiring import build_engine, run_ingest
 
 FOLLOW_UP = "What results does it report?"
 
@@ -48,16 +49,13 @@ def main() -> None:
     args = ap.parse_args()
     settings = Settings()
     run_ingest(settings, progress=False)  # no-op when already ingested
-    url, server = start_llm(settings)
-    try:
-        run(settings, url, args.questions)
-    finally:
-        if server:
-            server.stop()
+    with llm_session(settings) as session:
+        run(settings, session, args.questions)
 
 
-def run(settings: Settings, url: str, n: int) -> None:
-    engine = build_engine(settings, url)
+def run(settings: Settings, session: LLMSession, n: int) -> None:
+    url = session.base_url
+    engine = build_engine(settings, session.client())
     rows = [json.loads(x) for x in QUESTIONS_FILE.open()]
     qs = [r["question"] for r in rows if r["type"] in ("lookup", "numeric")][:n]
     engine.ask(qs[0])  # warm-up: loads the embedder and caches the system prompt prefix

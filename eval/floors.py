@@ -17,13 +17,6 @@ Floors = dict[str, dict[str, float]]  # config name → metric → lowest accept
 _ADAPTER: TypeAdapter[Floors] = TypeAdapter(Floors)
 
 
-def floors_path(arg: str | None) -> Path | None:
-    """--floors: a file, "none" (no file floors), or unset (eval/floors.json)."""
-    if arg is None:
-        return FLOORS_FILE
-    return None if arg.lower() == "none" else Path(arg)
-
-
 def load_floors(path: Path) -> Floors:
     """Floors by config; keys starting with "_" (comments) are ignored."""
     try:

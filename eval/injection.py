@@ -133,22 +133,21 @@ def summarise(results: list[dict]) -> dict:
 
 
 def main() -> int:
+    from rag.llm.session import llm_session
     from rag.settings import Settings
-    from rag.wiring import build_engine, run_ingest, start_llm
+    from rag.wiring import build_engine, run_ingest
 
     data = Path(tempfile.mkdtemp(prefix="injection-"))
     settings = Settings(data_dir=data)
-    url, server = start_llm(Settings())  # the shared local server (or RAG_LLM_BASE_URL)
+    # The shared local server (in the default data dir), or RAG_LLM_BASE_URL.
+    with llm_session(Settings()) as session:
+        chat = session.client()
 
-    def engine_for(path: Path):
-        run_ingest(settings, [path], progress=False)
-        return build_engine(settings, url, server=server)
+        def engine_for(path: Path):
+            run_ingest(settings, [path], progress=False)
+            return build_engine(settings, chat)
 
-    try:
         print(json.dumps(run(engine_for), indent=2))
-    finally:
-        if server:
-            server.stop()
     return 0
 
 

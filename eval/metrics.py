@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from rag.eval.data import LabelledPair
 from rag.eval.matching import MIN_OVERLAP, numbers, point_present
 
-from rag.answer.citations import ADDED, CORRECTED, SUPPORTED, is_abstention
+from rag.answer.citations import Support, is_abstention
 from rag.schema import AskOutput
 
 Value = float | int | bool | None
-SUPPORTED_LABELS = frozenset({SUPPORTED, CORRECTED, ADDED})
+SUPPORTED_LABELS = frozenset({Support.SUPPORTED, Support.CORRECTED, Support.ADDED})
 CORRECT_RECALL = 0.5  # an answer with at least half its points counts as correct (calibration)
 
 # -- retrieval (ranked paper ids against the set of gold paper ids) ----------------------------

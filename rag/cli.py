@@ -1,4 +1,6 @@
-"""`rag` command line. The only place (with ui/ and eval/) that prints."""
+"""`rag` command line: the composition root. It alone composes the core (rag/*) with the chat
+UI (rag.ui) and the eval harness (rag.eval); nothing in the core imports them. The only place
+(with the UI and the eval's console lines) that prints."""
 
 from __future__ import annotations
 
@@ -57,18 +59,12 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     retriever = open_retriever(settings)
     items = read_questions(Path(args.file)) if args.file else [{"question": args.question}]
     for item in items:
-        out = search_output(retriever.search(_check_query(item["question"]), args.k, args.mode))
+        out = search_output(retriever.search(item["question"], args.k, args.mode))
         if args.json:
             print(json.dumps({**item, **out.model_dump()}, ensure_ascii=False), flush=True)
         else:
             _print_hits(out)
     return 0
-
-
-def _check_query(q: str) -> str:
-    if not q or not q.strip():
-        raise ConfigError("the question is empty; ask something")
-    return q
 
 
 def _print_hits(out: Any) -> None:
@@ -104,18 +100,8 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _on_sigterm() -> None:
-    """SIGTERM ends the command through `finally`, so a server we started is stopped."""
-    import signal
-
-    def handler(signum: int, frame: Any) -> None:
-        raise SystemExit(143)
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def _render(event: Any, out: Any) -> None:
-    from rag.answer.engine import Restart, Retrieved, Status, Token
+    from rag.answer.events import Restart, Retrieved, Status, Token
 
     if isinstance(event, Retrieved):
         titles = "; ".join(f"[{s.n}] {s.hit.title}" for s in event.sources)
@@ -129,7 +115,7 @@ def _render(event: Any, out: Any) -> None:
 
 
 def _answer_one(engine: Any, question: str, conv: Any, args: argparse.Namespace) -> Any:
-    from rag.answer.engine import Done
+    from rag.answer.events import Done
 
     out = sys.stderr if args.json else sys.stdout
     answer = None
@@ -151,24 +137,19 @@ def _print_answer(answer: Any) -> None:
 
 
 def _with_engine(settings: Settings, work: Callable[[Any], int]) -> int:
-    from rag.wiring import build_engine, start_llm
+    from rag.llm.session import llm_session
+    from rag.wiring import build_engine
 
-    _on_sigterm()
-    server = None
-    try:
-        url, server = start_llm(settings)
-        return work(build_engine(settings, url, server=server))
-    finally:
-        if server is not None:
-            server.stop()
+    with llm_session(settings) as session:
+        return work(build_engine(settings, session.client()))
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.schema import ask_output
 
     items = list(read_questions(Path(args.file))) if args.file else [{"question": args.question}]
-    if not args.file:
-        from rag.answer.engine import check_question
+    if not args.file:  # refused before the model is started
+        from rag.question import check_question
 
         check_question(args.question, settings.answer.max_question_chars)
 
@@ -186,7 +167,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.answer.engine import Conversation
+    from rag.answer.conversation import Conversation
 
     def work(engine: Any) -> int:
         conv = Conversation()
@@ -212,7 +193,6 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rag.eval.configs import config_names
-    from rag.eval.floors import floors_path
     from rag.eval.report import console_lines
     from rag.eval.runner import EXIT_BELOW_FLOOR, EvalOptions, run_eval
 
@@ -222,13 +202,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         retrieval_only=args.retrieval_only,
         limit=args.limit,
         out=Path(args.out) if args.out else None,
-        floors_file=floors_path(args.floors),
+        floors_file=Path(args.floors) if args.floors else None,
         min_hit5=args.min_hit5,
         min_mrr=args.min_mrr,
         latest=args.latest,
         progress=not args.quiet,
     )
-    _on_sigterm()
     outcome = run_eval(opts, settings)
     print("\n".join(console_lines(outcome.summary, outcome.out_dir)))
     for failure in outcome.summary.floor_failures:
@@ -279,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--retrieval-only", action="store_true", help="no LLM: retrieval metrics")
     e.add_argument("--limit", type=int, default=None, help="N questions, round-robin by type")
     e.add_argument("--out", help="run directory (default runs/eval-<date>-<shortsha>/); resumes")
-    e.add_argument("--floors", help="floors JSON (default eval/floors.json; 'none' = off)")
+    e.add_argument(
+        "--floors", help="fail below the floors in this JSON (ours: eval/floors.json); default none"
+    )
     e.add_argument("--min-hit5", type=float, default=None, help="fail below this hit@5")
     e.add_argument("--min-mrr", type=float, default=None, help="fail below this MRR")
     e.add_argument(
@@ -307,13 +288,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rag.process import configure_logging, exit_on_sigterm
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("bm25s", "httpx", "chromadb"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The chat server logs its start-up steps (model assembly, server ready) at INFO.
+    chatty = args.verbose or args.command == "ui"
+    configure_logging(logging.INFO if chatty else logging.WARNING)
+    exit_on_sigterm()
     try:
         return COMMANDS[args.command](args, Settings())
     except ConfigError as e:
@@ -325,10 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    except BrokenPipeError:  # `rag search --json … | head`: the reader left; not an error
+        _quiet_stdout()
+        return 0
     except Exception as e:  # entry point: a last line of defence, never a raw traceback
         logging.getLogger(__name__).debug("unexpected error", exc_info=True)
         _err(f"error: unexpected {type(e).__name__}: {e} (run with -v for details)")
         return EXIT_RUN_ERROR
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush cannot fail again."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rag.answer.engine import Answer
+from rag.answer.events import Answer
 from rag.index.retrieve import PaperHit, Retrieval
 
 

@@ -1,5 +1,5 @@
-"""Builds the parts from settings (the `from_args` of this package). Entry points call these;
-everything below them takes built parts."""
+"""Builds the core parts from settings (the `from_args` of this package). Entry points call
+these; everything below them takes built parts."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from rag.index.ingest import IngestSummary, ingest
 from rag.index.retrieve import Retriever
 from rag.index.store import Store, writer_lock
 from rag.settings import Settings
-from rag.sources.loader import ParseResult, load_corpus
+from rag.sources.loader import load_corpus
+from rag.sources.records import ParseResult
 
 if TYPE_CHECKING:
     from rag.answer.engine import AnswerEngine
-    from rag.llm.server import LocalServer
+    from rag.answer.query_engine import CitedQueryEngine
+    from rag.llm.client import ChatClient
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -29,7 +31,12 @@ def open_store(settings: Settings, embedder: Embedder, create: bool = False) -> 
 
 def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
     embedder = embedder or embedder_for(settings)
-    retriever = Retriever(open_store(settings, embedder), embedder, settings.retrieval)
+    retriever = Retriever(
+        open_store(settings, embedder),
+        embedder,
+        settings.retrieval,
+        settings.answer.max_question_chars,
+    )
     retriever.load()
     return retriever
 
@@ -53,41 +60,38 @@ def run_ingest(
     return parsed, summary
 
 
-def model_dir(settings: Settings) -> Path:
-    return settings.data_dir / "model"
-
-
-def start_llm(settings: Settings, progress: bool = True) -> tuple[str, LocalServer | None]:
-    """The endpoint to talk to: RAG_LLM_BASE_URL as given, or the packaged model served locally
-    (assembled on first use, then started or reused; the caller stops what it owns)."""
-    if settings.llm.base_url:
-        return settings.llm.base_url, None
-    from rag.llm.model import ensure_gguf
-    from rag.llm.server import LocalServer
-
-    server = LocalServer.from_settings(settings, ensure_gguf(model_dir(settings), progress))
-    return server.start(), server
-
-
 def build_engine(
-    settings: Settings,
-    base_url: str,
-    retriever: Retriever | None = None,
-    server: LocalServer | None = None,
+    settings: Settings, chat: ChatClient, retriever: Retriever | None = None
 ) -> AnswerEngine:
+    """The answer engine over `retriever` (opened from settings if not given), talking to
+    `chat` (see rag/llm/session.py for the one way entry points get a chat client)."""
     from rag.answer.engine import AnswerEngine
     from rag.answer.prompts import load_prompts
-    from rag.llm.client import make_llm
 
     retriever = retriever or open_retriever(settings)
     return AnswerEngine(
         retriever=retriever,
-        llm=make_llm(settings.llm, base_url),
-        llm_url=base_url,
+        chat=chat,
         prompts=load_prompts(),
         cfg=settings.answer,
         embedder=retriever.embedder,
         count_tokens=TokenCounter(packaged_model_dir()),
-        model_name=settings.llm.model,
-        ensure_endpoint=server.ensure_running if server else None,
+    )
+
+
+def build_query_engine(
+    settings: Settings,
+    chat: ChatClient,
+    retriever: Retriever | None = None,
+    streaming: bool = False,
+) -> CitedQueryEngine:
+    """The same answer engine as a LlamaIndex query engine (`query()` → Response with
+    `source_nodes` and the checked answer in `metadata`)."""
+    from rag.answer.query_engine import CitedQueryEngine
+
+    return CitedQueryEngine(
+        engine=build_engine(settings, chat, retriever),
+        model=settings.llm.model,
+        fingerprint=settings.fingerprint(),
+        streaming=streaming,
     )

@@ -1,13 +1,11 @@
 """The Gradio chat page: `build_app(deps)` lays out and wires the page; `main()` builds the deps
 (store, engine, LLM), serves the page and stops the LLM server it owns on exit.
 
-Run it with `rag ui` or `python -m rag.ui.app`."""
+Run it with `rag ui`."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,13 +17,13 @@ from rag.ui.chat import ChatState, View, run_turn, stopped_chat
 from rag.ui.health import explain, is_loopback, problems
 from rag.ui.runtime import Deps, build_deps
 
-from rag.errors import ConfigError, RagError, StoreError
+from rag.errors import ConfigError, StoreError
 from rag.settings import Settings
 
 if TYPE_CHECKING:
     import gradio as gr
 
-    from rag.answer.engine import Conversation
+    from rag.answer.conversation import Conversation
 
 log = logging.getLogger(__name__)
 TITLE = "Paper QA"
@@ -270,13 +268,11 @@ def _search_api(deps: Deps) -> None:
     import gradio as gr
 
     def search(question: str, k: float, mode: str) -> dict[str, Any]:
-        from rag.answer.engine import check_question
         from rag.schema import search_output
 
         if deps.retriever is None:
             raise gr.Error(deps.store_error or "the store is not available")
-        q = check_question(question, deps.settings.answer.max_question_chars)
-        return search_output(deps.retriever.search(q, int(k), mode)).model_dump()
+        return search_output(deps.retriever.search(question, int(k), mode)).model_dump()
 
     gr.api(search, api_name="search", concurrency_limit=4, queue=False)
 
@@ -335,22 +331,10 @@ def launch(app: gr.Blocks, settings: Settings, block: bool = True) -> None:
     )
 
 
-def _on_sigterm() -> None:
-    """SIGTERM ends `main` through `finally`, so the LLM server we started is stopped."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise SystemExit(143)
-
-    signal.signal(signal.SIGTERM, handler)
-
-
-def main(settings: Settings | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "bm25s", "chromadb"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = settings or Settings()  # type: ignore[call-arg]  # fields come from env
+def main(settings: Settings) -> int:
+    """`rag ui`: build the deps (ingesting an empty store), start the LLM, serve until stopped
+    (the CLI has set up logging and SIGTERM), and stop the local LLM server we started."""
     parse_auth(settings.ui.auth)  # a malformed login fails before anything starts
-    _on_sigterm()
     deps = build_deps(settings)
     app = None
     try:
@@ -362,17 +346,3 @@ def main(settings: Settings | None = None) -> int:
             app.close()
         deps.llm.close()
     return 0
-
-
-def _cli() -> int:
-    try:
-        return main()
-    except RagError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, ConfigError) else 1
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(_cli())

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 from rag.ui import render
 
-from rag.answer.engine import Answer, Conversation, Done, Restart, Retrieved, Source, Status, Token
+from rag.answer.conversation import Conversation
+from rag.answer.events import Answer, Done, Restart, Retrieved, Source, Status, Token
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)

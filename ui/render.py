@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from rag.answer.citations import ABSTENTION, CITATION, UNCITED, UNSUPPORTED, Sentence, expand
-from rag.answer.engine import Answer, Source
+from rag.answer.citations import CITATION, Sentence, Support, expand
+from rag.answer.events import Answer, Source
 
 FLAGGED = {
-    UNSUPPORTED: "The cited source does not support this sentence; check it before relying on it.",
-    UNCITED: "No source supports this sentence; it may come from the model, not the papers.",
+    Support.UNSUPPORTED: "The cited source does not support this sentence; check it before relying on it.",
+    Support.UNCITED: "No source supports this sentence; it may come from the model, not the papers.",
 }
 ABSTAIN_REASONS = {
     "retrieval": "No paper in the store matches the question closely enough.",
@@ -199,7 +199,7 @@ def answer_body(answer: Answer, rid: str) -> str:
         note = f'<div class="note">{esc(reason)}</div>' if reason else ""
         return f'<div class="answer abstained"><p>{esc(answer.text)}</p>{note}</div>'
     n = len(answer.sources)
-    shown = [s for s in answer.sentences if s.support != ABSTENTION] or answer.sentences
+    shown = [s for s in answer.sentences if s.support != Support.ABSTENTION] or answer.sentences
     body = " ".join(_sentence(s, rid, n) for s in shown)
     flagged = any(s.support in FLAGGED for s in shown)
     return f'<div class="answer final">{body}</div>{legend() if flagged else ""}'

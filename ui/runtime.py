@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,29 +18,27 @@ if TYPE_CHECKING:
     from rag.answer.engine import AnswerEngine
     from rag.index.embed import Embedder
     from rag.index.retrieve import Retriever
-    from rag.llm.server import LocalServer
+    from rag.llm.client import ChatClient
+    from rag.llm.session import LLMSession
 
 log = logging.getLogger(__name__)
-Starter = Callable[[], tuple[str, "LocalServer | None"]]
 
 
 class LLMLink:
-    """The endpoint the engine talks to, its state, and the local server we own (if any).
+    """The LLM session the page runs on, watched: its state for the banner, and a dead local
+    server restarted.
 
-    One long-lived thread starts the local server and then watches it (restarting it if it
-    died, probing the endpoint): the server dies with the *thread* that spawned it (Linux
+    One long-lived thread starts the session's local server and then watches it (restarting it
+    if it died, probing the endpoint): the server dies with the *thread* that spawned it (Linux
     parent-death signal), so neither the main thread's blocking start nor a short-lived request
     thread may own it. A remote endpoint is only probed."""
 
-    def __init__(
-        self, settings: Settings, base_url: str, starter: Starter | None, every_s: float = 5.0
-    ) -> None:
-        self.settings = settings
-        self.base_url = base_url
-        self.server: LocalServer | None = None
-        self.state = LLMState.STARTING if starter else LLMState.READY
+    def __init__(self, session: LLMSession, every_s: float = 5.0) -> None:
+        self.session = session
+        self.settings = session.settings
+        self.base_url = session.base_url
+        self.state = LLMState.STARTING if session.local else LLMState.READY
         self.detail: str | None = None
-        self._starter = starter
         self._every_s = every_s
         self._since = time.monotonic()
         self._closing = threading.Event()
@@ -49,18 +46,17 @@ class LLMLink:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> LLMLink:
-        """The configured remote endpoint, or the packaged model served on 127.0.0.1."""
-        if settings.llm.base_url:
-            return cls(settings, settings.llm.base_url, None)
-        from rag.llm.server import HOST
-        from rag.wiring import start_llm
+        from rag.llm.session import LLMSession
 
-        url = f"http://{HOST}:{settings.llm.port}/v1"  # what LocalServer.base_url will be
-        return cls(settings, url, lambda: start_llm(settings, progress=True))
+        return cls(LLMSession(settings, progress=True))
 
     @property
     def local(self) -> bool:
-        return self._starter is not None
+        return self.session.local
+
+    def client(self) -> ChatClient:
+        """The chat client the engine uses; restarts happen here, in the watcher thread."""
+        return self.session.client(restart_before_request=False)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="llm-supervisor", daemon=True)
@@ -69,39 +65,35 @@ class LLMLink:
     def close(self) -> None:
         """Stop watching, and stop the server if we own it (idempotent)."""
         self._closing.set()
-        if self.server is not None:
-            self.server.stop()
+        self.session.stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        if self._starter is not None and not self._start_local(self._starter):
+        if self.session.local and not self._start_local():
             return
         while not self._closing.is_set():
             self.check()
             self._closing.wait(self._every_s)
 
-    def _start_local(self, starter: Starter) -> bool:
+    def _start_local(self) -> bool:
         try:
-            url, self.server = starter()
+            self.session.start()
         except RagError as e:
             log.error("the local LLM server could not be started: %s", e)
             self.state, self.detail = LLMState.FAILED, str(e)
             return False
-        if url != self.base_url:
-            log.warning("the local LLM server is on %s, expected %s", url, self.base_url)
-        log.info("local LLM server ready on %s", url)
+        log.info("local LLM server ready on %s", self.base_url)
         self.state = LLMState.READY
         return True
 
     def check(self) -> LLMState:
         """Restart an owned server that died, then probe the endpoint."""
-        if self.server is not None:
-            try:
-                self.server.ensure_running()
-            except RagError as e:
-                self.state, self.detail = LLMState.FAILED, str(e)
-                return self.state
+        try:
+            self.session.ensure_running()
+        except RagError as e:
+            self.state, self.detail = LLMState.FAILED, str(e)
+            return self.state
         key = self.settings.llm.api_key
         secret = key.get_secret_value() if key else None
         self.state = probe_llm(self.base_url, self.settings.llm.model, secret)
@@ -169,7 +161,7 @@ def build_deps(settings: Settings, link: LLMLink | None = None) -> Deps:
     link = link or LLMLink.for_settings(settings)
     try:
         retriever = open_or_ingest(settings, embedder_for(settings))
-        engine = build_engine(settings, link.base_url, retriever)
+        engine = build_engine(settings, link.client(), retriever)
     except RagError as e:
         log.error("the store cannot be used: %s", e)
         return Deps(settings, None, None, str(e), link)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from rag.answer.prompts import ABSTAIN_PHRASE
 
@@ -15,22 +16,23 @@ CITATION = re.compile(r"\[(\s*\d+(?:\s*[-–,;]\s*\d+)*\s*)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*(?:\[[\d\s,;–-]+\])+)?\s+(?=[A-Z0-9\"'(])")
 MAX_RANGE = 20  # "[1-300]" is noise, not three hundred citations
 
-# Support labels carried by each sentence in the JSON output.
-SUPPORTED, CORRECTED, ADDED, UNSUPPORTED, UNCITED, ABSTENTION = (
-    "supported",
-    "corrected",
-    "added",
-    "unsupported",
-    "uncited",
-    "abstention",
-)
+
+class Support(StrEnum):
+    """How a sentence relates to the sources (each sentence's `support` in the JSON)."""
+
+    SUPPORTED = "supported"  # its citation is backed by the cited source
+    CORRECTED = "corrected"  # its citation was moved to the source that supports it
+    ADDED = "added"  # it had no citation and got its supporting source
+    UNSUPPORTED = "unsupported"  # no given source supports it: its citation was dropped
+    UNCITED = "uncited"  # no citation and no supporting source
+    ABSTENTION = "abstention"  # the fixed abstention phrase
 
 
 @dataclass(frozen=True)
 class Sentence:
     text: str  # the sentence with its (checked) citation markers
     citations: tuple[int, ...]
-    support: str
+    support: Support
     score: float | None  # similarity to the cited (or best) source
 
 
@@ -129,7 +131,7 @@ class Checker:
         valid = [n for n in cited if 1 <= n <= len(sims)]
         best = max(range(len(sims)), key=sims.__getitem__) + 1 if sims else None
         if is_abstention(sentence) and not valid:
-            return Sentence(strip_markers(sentence), (), ABSTENTION, None)
+            return Sentence(strip_markers(sentence), (), Support.ABSTENTION, None)
         if valid:
             return self._cited(sentence, valid, sims, best)
         return self._uncited(sentence, sims, best)
@@ -138,16 +140,20 @@ class Checker:
         kept = [n for n in valid if sims[n - 1] >= self.support_min]
         score = max(sims[n - 1] for n in valid)
         if kept:
-            return Sentence(with_markers(s, kept), tuple(kept), SUPPORTED, round(score, 4))
+            return Sentence(with_markers(s, kept), tuple(kept), Support.SUPPORTED, round(score, 4))
         if best and sims[best - 1] >= self.support_min and sims[best - 1] > score + self.margin:
-            return Sentence(with_markers(s, [best]), (best,), CORRECTED, round(sims[best - 1], 4))
-        return Sentence(with_markers(s, []), (), UNSUPPORTED, round(score, 4))
+            return Sentence(
+                with_markers(s, [best]), (best,), Support.CORRECTED, round(sims[best - 1], 4)
+            )
+        return Sentence(with_markers(s, []), (), Support.UNSUPPORTED, round(score, 4))
 
     def _uncited(self, s: str, sims: list[float], best: int | None) -> Sentence:
         if best and sims[best - 1] >= self.support_min and len(s.split()) >= 4:
-            return Sentence(with_markers(s, [best]), (best,), ADDED, round(sims[best - 1], 4))
+            return Sentence(
+                with_markers(s, [best]), (best,), Support.ADDED, round(sims[best - 1], 4)
+            )
         score = round(sims[best - 1], 4) if best else None
-        return Sentence(strip_markers(s), (), UNCITED, score)
+        return Sentence(strip_markers(s), (), Support.UNCITED, score)
 
 
 def check_answer(

@@ -5,7 +5,6 @@ the first token (prefill takes seconds on 2 cores)."""
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,149 +12,40 @@ from typing import Any
 
 from rag.answer import citations as cit
 from rag.answer import guard
-from rag.answer.prompts import ABSTAIN_PHRASE, Prompts
-from rag.errors import QuestionError
+from rag.answer.conversation import Conversation, Turn, condense
+from rag.answer.events import Answer, Done, Event, Restart, Retrieved, Source, Status, Token
+from rag.answer.prompts import ABSTAIN_PHRASE, Prompts, safe
 from rag.index.embed import Embedder
 from rag.index.retrieve import PaperHit, Retrieval, Retriever
-from rag.llm.client import ChatTurn, Usage, stream_chat
+from rag.llm.client import ChatClient, ChatTurn, Usage
+from rag.question import check_question
 from rag.settings import AnswerSettings
 
 log = logging.getLogger(__name__)
-_FOLLOWUP_CUES = re.compile(
-    r"\b(it|its|this|that|these|those|they|them|their|the (method|paper|approach|model|work))\b",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True)
-class Source:
-    n: int
-    hit: PaperHit
-    passage: str  # what the model was given (trimmed to the prompt budget)
-
-
-@dataclass
-class Answer:
-    question: str
-    standalone_question: str
-    text: str
-    abstained: bool
-    abstain_reason: str | None
-    sources: list[Source]
-    sentences: list[cit.Sentence]
-    retrieval: Retrieval
-    timings: dict[str, float | int | None]
-    raw_text: str
-
-    @property
-    def cited(self) -> list[Source]:
-        numbers = {n for s in self.sentences for n in s.citations}
-        return [s for s in self.sources if s.n in numbers]
-
-
-@dataclass
-class Turn:
-    question: str
-    standalone: str
-    answer: str
-    paper_ids: tuple[str, ...]
-    sources: list[Source]
-    messages: list[ChatTurn]
-
-
-@dataclass
-class Conversation:
-    turns: list[Turn] = field(default_factory=list)
-
-    @property
-    def last(self) -> Turn | None:
-        return self.turns[-1] if self.turns else None
-
-
-# Events streamed to callers.
-@dataclass(frozen=True)
-class Retrieved:
-    retrieval: Retrieval
-    sources: list[Source]
-
-
-@dataclass(frozen=True)
-class Status:
-    text: str
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-
-
-@dataclass(frozen=True)
-class Restart:
-    """The streamed text so far is replaced (the model is asked again)."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Done:
-    answer: Answer
-
-
-Event = Retrieved | Status | Token | Restart | Done
-
-
-def condense(question: str, conv: Conversation | None) -> str:
-    """Standalone retrieval query for a follow-up. Deterministic and instant: a question that
-    refers back ("it", "that method", …) or is very short is joined to the previous standalone
-    question; an LLM rewrite would cost seconds of prefill on 2 cores."""
-    last = conv.last if conv else None
-    if last and (_FOLLOWUP_CUES.search(question) or len(question.split()) <= 4):
-        return f"{last.standalone} {question}"
-    return question
-
-
-def check_question(question: str, max_chars: int) -> str:
-    q = " ".join((question or "").split())
-    if not q:
-        raise QuestionError("the question is empty; ask something about the papers")
-    if len(q) > max_chars:
-        raise QuestionError(
-            f"the question is {len(q):,} characters; the limit is {max_chars:,} "
-            "(RAG_ANSWER_MAX_QUESTION_CHARS). Shorten it."
-        )
-    return q
-
-
-def safe(text: str) -> str:
-    """Paper text cannot close its <source> delimiter and pose as instructions."""
-    return re.sub(r"</?\s*source\b", "‹source", text, flags=re.IGNORECASE)
 
 
 class AnswerEngine:
+    """Built once, shared by concurrent answers: what one answer needs lives in its own _Run."""
+
     def __init__(
         self,
         retriever: Retriever,
-        llm: Any,
-        llm_url: str,
+        chat: ChatClient,
         prompts: Prompts,
         cfg: AnswerSettings,
         embedder: Embedder,
         count_tokens: Callable[[str], int],
-        model_name: str,
-        ensure_endpoint: Callable[[], object] | None = None,
     ) -> None:
         self.retriever = retriever
-        self.llm = llm
-        self.llm_url = llm_url
+        self.chat = chat
         self.prompts = prompts
         self.cfg = cfg
         self.embedder = embedder
         self.count = count_tokens
-        self.model_name = model_name
-        # Called before each generation: restarts the local server if it died (no-op remote).
-        self.ensure_endpoint = ensure_endpoint
         self.checker = cit.Checker(cfg.support_min)
-        self._last_prompt = ""  # what the server last saw: its KV cache holds this prefix
+        # What the server last saw (its KV cache holds this prefix): only for the cached-token
+        # estimate when the server reports no usage; a race here costs an estimate, no answer.
+        self._last_prompt = ""
 
     def ask(self, question: str, conv: Conversation | None = None, **kw: Any) -> Answer:
         for event in self.stream(question, conv, **kw):
@@ -187,8 +77,6 @@ class AnswerEngine:
             yield Done(self._abstain(q, standalone, sources, retrieval, start, "retrieval"))
             return
         messages = self._messages(q, sources, reuse)
-        if self.ensure_endpoint:
-            self.ensure_endpoint()
         yield Status(f"model reading {len(sources)} sources…")
         run = _Run(start, overrides={} if temperature is None else {"temperature": temperature})
         yield from self._generate(messages, run)
@@ -270,7 +158,7 @@ class AnswerEngine:
         run.cached_estimate = self.count(_common_prefix(prompt, self._last_prompt))
         run.prompt_estimate = self.count(prompt)
         sent = time.perf_counter()
-        for part in stream_chat(self.llm, messages, self.llm_url, **run.overrides):
+        for part in self.chat.stream(messages, **run.overrides):
             if isinstance(part, Usage):
                 run.usage = part
                 continue
@@ -300,25 +188,24 @@ class AnswerEngine:
         sentences = cit.check_answer(
             self._guarded(run.text), len(sources), self._similarity(sources), self.checker, known
         )
-        content = [s for s in sentences if s.support != cit.ABSTENTION]
+        content = [s for s in sentences if s.support != cit.Support.ABSTENTION]
         if not content or (cit.is_abstention(run.text) and not any(s.citations for s in content)):
             return self._abstain(q, standalone, sources, r, start, "model", run)
         if not any(s.citations for s in content):
             # Nothing the model wrote is backed by a source it was given: the abstention
             # phrase is more honest than an unsupported answer.
             return self._abstain(q, standalone, sources, r, start, "unsupported", run)
-        text = " ".join(s.text for s in sentences)
         return Answer(
-            q,
-            standalone,
-            text,
-            False,
-            None,
-            sources,
-            sentences,
-            r,
-            self._timings(r, run, start),
-            run.text,
+            question=q,
+            standalone_question=standalone,
+            text=" ".join(s.text for s in sentences),
+            abstained=False,
+            abstain_reason=None,
+            sources=sources,
+            sentences=sentences,
+            retrieval=r,
+            timings=self._timings(r, run, start),
+            raw_text=run.text,
         )
 
     def _guarded(self, text: str) -> str:
@@ -339,18 +226,18 @@ class AnswerEngine:
         reason: str,
         run: _Run | None = None,
     ) -> Answer:
-        sentence = cit.Sentence(ABSTAIN_PHRASE, (), cit.ABSTENTION, None)
+        sentence = cit.Sentence(ABSTAIN_PHRASE, (), cit.Support.ABSTENTION, None)
         return Answer(
-            q,
-            standalone,
-            ABSTAIN_PHRASE,
-            True,
-            reason,
-            sources,
-            [sentence],
-            r,
-            self._timings(r, run, start),
-            run.text if run else "",
+            question=q,
+            standalone_question=standalone,
+            text=ABSTAIN_PHRASE,
+            abstained=True,
+            abstain_reason=reason,
+            sources=sources,
+            sentences=[sentence],
+            retrieval=r,
+            timings=self._timings(r, run, start),
+            raw_text=run.text if run else "",
         )
 
     def _timings(self, r: Retrieval, run: _Run | None, start: float) -> dict[str, Any]:

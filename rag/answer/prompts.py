@@ -3,6 +3,7 @@ so a template edited into a wrong shape fails at start-up, not mid-answer."""
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,6 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "source": {"n", "title", "passage"},
     "followup": {"question"},
     "retry": {"n", "question"},
-    "condense": {"history", "question"},
 }
 
 
@@ -30,7 +30,6 @@ class Prompts:
     source: str
     followup: str
     retry: str
-    condense: str
 
     def system_text(self) -> str:
         return self.system.format(abstain_phrase=ABSTAIN_PHRASE)
@@ -55,3 +54,8 @@ def load_prompts(directory: Path | None = None) -> Prompts:
             )
         texts[name] = text
     return Prompts(**texts)
+
+
+def safe(text: str) -> str:
+    """Paper text cannot close its <source> delimiter and pose as instructions."""
+    return re.sub(r"</?\s*source\b", "‹source", text, flags=re.IGNORECASE)

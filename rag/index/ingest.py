@@ -60,7 +60,7 @@ def ingest(
     batch_size: int = 64,
     progress: bool = True,
 ) -> IngestSummary:
-    from tqdm import tqdm
+    from rag.progress import progress as progress_bar
 
     chunks = chunk_all(papers, cfg, count_tokens)
     new, relabel, stale = plan(chunks, store.chunk_index())
@@ -71,7 +71,7 @@ def ingest(
         len(relabel),
         len(stale),
     )
-    with tqdm(total=len(new), unit="chunk", desc="embedding", disable=not progress) as bar:
+    with progress_bar(len(new), "embedding", "chunk", progress) as bar:
         for start in range(0, len(new), batch_size):
             batch = new[start : start + batch_size]
             store.upsert(batch, embedder.embed([c.text for c in batch]))

@@ -1,15 +1,14 @@
-"""The LLM client: one code path for the local llama.cpp server and any remote OpenAI-compatible
-endpoint, the `openai` client through LlamaIndex's OpenAILike. Errors from the client become
-LLMUnavailableError / LLMResponseError naming the URL and what to do."""
+"""The chat client: our own small protocol (`ChatClient`), and its one implementation for the
+local llama.cpp server and any remote OpenAI-compatible endpoint, the `openai` client. Errors
+from the client become LLMUnavailableError / LLMResponseError naming the URL and what to do."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from rag.errors import LLMError, LLMResponseError, LLMUnavailableError
 from rag.settings import LLMSettings
@@ -30,77 +29,97 @@ class ChatTurn:
     content: str
 
 
-def make_llm(cfg: LLMSettings, base_url: str) -> Any:
-    from llama_index.llms.openai_like import OpenAILike
-
-    key = cfg.api_key.get_secret_value() if cfg.api_key else "not-needed"
-    return OpenAILike(
-        model=cfg.model,
-        api_base=base_url,
-        api_key=key,
-        is_chat_model=True,
-        context_window=cfg.n_ctx,
-        max_tokens=cfg.max_answer_tokens,
-        temperature=cfg.temperature,
-        max_retries=0,  # a retry doubles the wait on a dead endpoint; we report instead
-        timeout=cfg.timeout_s,
-        additional_kwargs={"stream_options": {"include_usage": True}},
-    )
-
-
-def _usage(raw: Any) -> Usage | None:
-    usage = getattr(raw, "usage", None) if raw is not None else None
-    if usage is None and isinstance(raw, dict):
-        usage = raw.get("usage")
+def _usage(chunk: Any) -> Usage | None:
+    usage = getattr(chunk, "usage", None)
     if not usage:
         return None
-    get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
-    details = get("prompt_tokens_details")
-    cached = None
-    if details is not None:
-        cached = (
-            details.get("cached_tokens") if isinstance(details, dict) else details.cached_tokens
-        )
-    return Usage(get("prompt_tokens"), cached, get("completion_tokens"))
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    return Usage(usage.prompt_tokens, cached, usage.completion_tokens)
 
 
-def stream_chat(
-    llm: Any, turns: list[ChatTurn], url: str, **overrides: Any
-) -> Iterator[str | Usage]:
-    """Yields text deltas, then (if the server reports it) one Usage. `overrides` (e.g.
-    temperature) go to the API call for this request only."""
-    from llama_index.core.llms import ChatMessage
+class ChatClient(Protocol):
+    """What the answer engine needs of a chat model: streamed text for a list of turns.
 
-    messages = [ChatMessage(role=t.role, content=t.content) for t in turns]
-    usage: Usage | None = None
-    chunks = 0
-    try:
-        for chunk in llm.stream_chat(messages, **overrides):
-            chunks += 1
-            usage = _usage(chunk.raw) or usage
-            if chunk.delta:
-                yield chunk.delta
-    except GeneratorExit:
-        # Closed early (Stop): LlamaIndex's generator holds the openai Stream in a reference
-        # cycle, so its HTTP response, and generation on the server, would live on until the
-        # cyclic GC runs. Collecting now closes the response; the server stops generating.
-        gc.collect()
-        raise
-    except LLMError:
-        raise
-    except Exception as e:  # the openai / httpx exception zoo, mapped once here
-        raise map_error(e, url, llm.timeout) from e
-    if chunks == 0:  # e.g. a 200 whose body is not an event stream: nothing parsed at all
-        raise LLMResponseError(
-            f"the LLM endpoint {url} returned something that is not an OpenAI chat response "
-            "(no stream events); is RAG_LLM_BASE_URL an OpenAI-compatible /v1 URL?"
-        )
-    if usage:
-        yield usage
+    `stream` yields text deltas, then (if the server reports it) one Usage; `overrides` (e.g.
+    temperature) apply to this request only. Closing the iterator early ends the request, which
+    stops generation on the server."""
+
+    url: str
+    model: str
+
+    def stream(self, turns: Sequence[ChatTurn], **overrides: Any) -> Iterator[str | Usage]: ...
 
 
-def complete(llm: Any, turns: list[ChatTurn], url: str) -> str:
-    return "".join(p for p in stream_chat(llm, turns, url) if isinstance(p, str))
+class OpenAIChatClient:
+    """Any OpenAI-compatible /v1 endpoint (the packaged llama.cpp server, OpenAI, vLLM, Ollama)
+    through the `openai` client. `before_request` runs before each request (the local server's
+    `ensure_running`: a crashed server is restarted before the next question)."""
+
+    def __init__(
+        self,
+        cfg: LLMSettings,
+        base_url: str,
+        before_request: Callable[[], object] | None = None,
+    ) -> None:
+        from openai import OpenAI
+
+        key = cfg.api_key.get_secret_value() if cfg.api_key else "not-needed"
+        self.url = base_url
+        self.model = cfg.model
+        self._cfg = cfg
+        self._before = before_request
+        # No retries: a retry doubles the wait on a dead endpoint; we report instead.
+        self._client = OpenAI(base_url=base_url, api_key=key, timeout=cfg.timeout_s, max_retries=0)
+
+    def stream(self, turns: Sequence[ChatTurn], **overrides: Any) -> Iterator[str | Usage]:
+        if self._before is not None:
+            self._before()
+        request = {
+            "max_tokens": self._cfg.max_answer_tokens,
+            "temperature": self._cfg.temperature,
+            **overrides,  # this request's own values win over the settings
+            "model": self.model,
+            "messages": [{"role": t.role, "content": t.content} for t in turns],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        stream = self._call(**request)
+        try:
+            yield from self._deltas(stream)
+        finally:
+            stream.close()  # ends the HTTP response: the server stops generating
+
+    def _call(self, **request: Any) -> Any:
+        try:
+            return self._client.chat.completions.create(**request)
+        except Exception as e:  # the openai / httpx exception zoo, mapped once here
+            raise map_error(e, self.url, self._cfg.timeout_s) from e
+
+    def _deltas(self, stream: Any) -> Iterator[str | Usage]:
+        usage: Usage | None = None
+        events = 0
+        try:
+            for chunk in stream:
+                events += 1
+                usage = _usage(chunk) or usage
+                for choice in chunk.choices or ():
+                    if choice.delta is not None and choice.delta.content:
+                        yield choice.delta.content
+        except Exception as e:  # errors mid-stream: timeouts, dropped connections, bad JSON
+            raise map_error(e, self.url, self._cfg.timeout_s) from e
+        if events == 0:  # e.g. a 200 whose body is not an event stream: nothing parsed at all
+            raise LLMResponseError(
+                f"the LLM endpoint {self.url} returned something that is not an OpenAI chat "
+                "response (no stream events); is RAG_LLM_BASE_URL an OpenAI-compatible /v1 URL?"
+            )
+        if usage:
+            yield usage
+
+
+def complete(client: ChatClient, turns: Sequence[ChatTurn], **overrides: Any) -> str:
+    """The whole reply as one string."""
+    return "".join(p for p in client.stream(turns, **overrides) if isinstance(p, str))
 
 
 def map_error(e: Exception, url: str, timeout: Any) -> LLMError:

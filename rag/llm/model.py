@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -171,17 +170,9 @@ def _write_stamp(dest: Path, sha: str) -> None:
 
 
 def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm import tqdm
+    from rag.progress import progress
 
-    return tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=desc,
-        file=sys.stderr,
-        disable=not enabled,
-    )
+    return progress(total, desc, "B", enabled, unit_scale=True, unit_divisor=1024)
 
 
 def _hash_file(path: Path, progress: bool) -> str:

@@ -46,6 +46,11 @@ _STOP_TIMEOUT_S = 10.0
 _LOG_TAIL_LINES = 15
 
 
+def local_url(port: int) -> str:
+    """The base URL of the local server on `port`."""
+    return f"http://{HOST}:{port}/v1"
+
+
 class Probe(Enum):
     OURS = "serves our model"
     OTHER = "answers, but not with our model"
@@ -106,7 +111,7 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}/v1"
+        return local_url(self.port)
 
     @property
     def owned(self) -> bool:

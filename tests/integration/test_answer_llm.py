@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.engine import Conversation, Done, Retrieved, Token
+from rag.answer.conversation import Conversation
+from rag.answer.events import Done, Retrieved, Token
 from rag.answer.prompts import ABSTAIN_PHRASE
+from rag.llm.client import OpenAIChatClient
 from rag.settings import LLMSettings, Settings
 from rag.wiring import build_engine
 
@@ -25,7 +27,7 @@ def engine(corpus_settings: Settings, llm_server, retriever):
     settings = corpus_settings.model_copy(
         update={"llm": LLMSettings(base_url=llm_server.base_url, max_answer_tokens=96)}
     )
-    return build_engine(settings, llm_server.base_url, retriever)
+    return build_engine(settings, OpenAIChatClient(settings.llm, llm_server.base_url), retriever)
 
 
 def test_sources_arrive_before_the_first_token_and_citations_resolve(engine) -> None:

@@ -91,6 +91,7 @@ def test_ingestion_killed_midway_completes_on_rerun(
 def test_llm_server_killed_mid_answer(
     corpus_settings: Settings, gguf_path: Path, tmp_path: Path, retriever
 ) -> None:
+    from rag.llm.client import OpenAIChatClient
     from rag.llm.server import LocalServer
     from tests.integration.servers import free_port
 
@@ -101,7 +102,8 @@ def test_llm_server_killed_mid_answer(
                 "llm": LLMSettings(base_url=server.base_url, model="victim", max_answer_tokens=64)
             }
         )
-        engine = build_engine(settings, server.base_url, retriever, server=server)
+        chat = OpenAIChatClient(settings.llm, server.base_url, server.ensure_running)
+        engine = build_engine(settings, chat, retriever)
         stream = engine.stream("What is QLoRA?")
         with pytest.raises(LLMError, match=server.base_url.split("/v1")[0]):
             for event in stream:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from rag.errors import LLMResponseError, LLMUnavailableError
-from rag.llm.client import ChatTurn, complete, make_llm
+from rag.llm.client import ChatTurn, OpenAIChatClient, complete
 from rag.settings import LLMSettings
 
 TURNS = [ChatTurn("user", "hello")]
@@ -52,8 +52,8 @@ def hanging_url() -> Iterator[str]:
 
 
 def _ask(url: str, timeout: float = 30.0) -> str:
-    llm = make_llm(LLMSettings(base_url=url, timeout_s=timeout, api_key="sk-secret-xyz"), url)
-    return complete(llm, TURNS, url)
+    cfg = LLMSettings(base_url=url, timeout_s=timeout, api_key="sk-secret-xyz")
+    return complete(OpenAIChatClient(cfg, url), TURNS)
 
 
 def test_endpoint_down(unused_port: int) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import model
 from rag.errors import ModelError
+from rag.llm import model
 from rag.llm.model import GGUF_NAME, GGUF_SHA256, GGUF_SIZE, ensure_gguf, part_paths, stamp_path
 
 

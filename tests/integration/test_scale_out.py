@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.llm.session import llm_session
 from rag.settings import ChromaSettings, EmbedSettings, LLMSettings, Settings
 from rag.sources.loader import load_corpus
 from rag.wiring import build_engine, open_retriever, run_ingest
@@ -52,7 +53,8 @@ def test_ask_through_server_store_and_separate_llm(server_settings: Settings, ll
     settings = server_settings.model_copy(
         update={"llm": LLMSettings(base_url=llm_server.base_url, max_answer_tokens=48)}
     )
-    answer = build_engine(settings, llm_server.base_url).ask("What is QLoRA?")
+    with llm_session(settings) as session:  # a remote endpoint: nothing is started
+        answer = build_engine(settings, session.client()).ask("What is QLoRA?")
     assert answer.sources and answer.sources[0].hit.title.startswith("QLoRA")
 
 

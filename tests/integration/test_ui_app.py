@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from rag.ui.runtime import Deps, LLMLink
 
+from rag.llm.session import LLMSession
 from rag.settings import LLMSettings, Settings, UISettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
@@ -59,9 +60,9 @@ def app_settings(base: Settings, llm_url: str, **llm: object) -> Settings:
 def make_deps(settings: Settings, retriever, store_error: str | None = None) -> Deps:
     from rag.wiring import build_engine
 
-    url = settings.llm.base_url or ""
-    engine = build_engine(settings, url, retriever) if retriever is not None else None
-    return Deps(settings, engine, retriever, store_error, LLMLink(settings, url, None, 1.0))
+    link = LLMLink(LLMSession(settings), every_s=1.0)
+    engine = build_engine(settings, link.client(), retriever) if retriever is not None else None
+    return Deps(settings, engine, retriever, store_error, link)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from rag.ui import render
 from rag.ui.health import Health, LLMState, display_url, problems
 
 from rag.answer import citations as cit
-from rag.answer.engine import Answer, Source
+from rag.answer.events import Answer, Source
 from rag.answer.prompts import ABSTAIN_PHRASE
 from rag.index.retrieve import PaperHit, Retrieval
 
@@ -111,7 +111,7 @@ def test_a_hostile_question_renders_as_text_in_the_chat() -> None:
 def test_model_text_cannot_add_markup_or_links(text: str) -> None:
     streamed = render.streaming_body(text, "r", 2)
     final = render.answer_body(
-        answer([cit.Sentence(text, (1,), cit.SUPPORTED, 0.9)], [source(1)]), "r"
+        answer([cit.Sentence(text, (1,), cit.Support.SUPPORTED, 0.9)], [source(1)]), "r"
     )
     for html in (streamed, final):
         assert_inert(html)
@@ -173,9 +173,9 @@ def test_each_citation_links_to_its_card() -> None:
 
 def test_unsupported_and_uncited_sentences_are_marked_with_a_legend() -> None:
     sentences = [
-        cit.Sentence("QLoRA uses 4-bit weights [1].", (1,), cit.SUPPORTED, 0.8),
-        cit.Sentence("It was invented in 1850 [1].", (1,), cit.UNSUPPORTED, 0.1),
-        cit.Sentence("Everyone uses it.", (), cit.UNCITED, 0.1),
+        cit.Sentence("QLoRA uses 4-bit weights [1].", (1,), cit.Support.SUPPORTED, 0.8),
+        cit.Sentence("It was invented in 1850 [1].", (1,), cit.Support.UNSUPPORTED, 0.1),
+        cit.Sentence("Everyone uses it.", (), cit.Support.UNCITED, 0.1),
     ]
     html = render.answer_body(answer(sentences, [source(1)]), "r")
     flagged = [a for t, a in Tags(html).tags if "flagged" in (a.get("class") or "").split()]
@@ -184,13 +184,13 @@ def test_unsupported_and_uncited_sentences_are_marked_with_a_legend() -> None:
 
 
 def test_a_fully_supported_answer_has_no_legend() -> None:
-    s = cit.Sentence("QLoRA uses 4-bit weights [1].", (1,), cit.SUPPORTED, 0.8)
+    s = cit.Sentence("QLoRA uses 4-bit weights [1].", (1,), cit.Support.SUPPORTED, 0.8)
     html = render.answer_body(answer([s], [source(1)]), "r")
     assert "legend" not in html and "flagged" not in html
 
 
 def test_an_abstention_shows_the_phrase_and_why() -> None:
-    s = cit.Sentence(ABSTAIN_PHRASE, (), cit.ABSTENTION, None)
+    s = cit.Sentence(ABSTAIN_PHRASE, (), cit.Support.ABSTENTION, None)
     a = answer([s], [source(1)], abstained=True, abstain_reason="retrieval", text=ABSTAIN_PHRASE)
     html = render.answer_body(a, "r")
     assert ABSTAIN_PHRASE in html and render.ABSTAIN_REASONS["retrieval"] in html
@@ -207,8 +207,8 @@ def test_cited_cards_are_marked() -> None:
 
 def test_markdown_export_has_the_answer_and_a_numbered_reference_list() -> None:
     sentences = [
-        cit.Sentence("QLoRA finetunes 4-bit models [1].", (1,), cit.SUPPORTED, 0.8),
-        cit.Sentence("It adds paged optimizers [2].", (2,), cit.SUPPORTED, 0.7),
+        cit.Sentence("QLoRA finetunes 4-bit models [1].", (1,), cit.Support.SUPPORTED, 0.8),
+        cit.Sentence("It adds paged optimizers [2].", (2,), cit.Support.SUPPORTED, 0.7),
     ]
     sources = [source(1, "QLoRA", files=("000.txt",)), source(2, "Paged", files=("001.txt",))]
     md = render.export_markdown(answer(sentences, sources), model="qwen")
@@ -219,7 +219,7 @@ def test_markdown_export_has_the_answer_and_a_numbered_reference_list() -> None:
 
 
 def test_markdown_export_neutralises_hostile_text() -> None:
-    s = cit.Sentence(EVIL_LINK + " [1].", (1,), cit.UNSUPPORTED, 0.1)
+    s = cit.Sentence(EVIL_LINK + " [1].", (1,), cit.Support.UNSUPPORTED, 0.1)
     md = render.export_markdown(answer([s], [source(1, EVIL_TITLE)], question=EVIL_QUESTION))
     assert "<script" not in md and "<img" not in md and "<a " not in md
     assert "](javascript:" not in md

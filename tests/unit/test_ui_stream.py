@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from rag.ui.chat import ChatState, Tick, pump, run_turn, stopped_chat
 from rag.ui.health import Health, LLMState, explain
 
-from rag.answer.engine import Conversation, Retrieved, Status, Token
+from rag.answer.conversation import Conversation
+from rag.answer.events import Retrieved, Status, Token
 from rag.errors import LLMUnavailableError
 from rag.index.retrieve import Retrieval
 
