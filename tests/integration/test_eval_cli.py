@@ -70,3 +70,26 @@ def test_a_second_run_resumes_and_fails_under_a_floor(
     assert again.returncode == 3
     assert "below floor: default: hit@5" in again.stderr
     assert (run_dir / "results.jsonl").read_text().count("\n") == lines  # nothing re-run
+
+
+def test_someone_elses_question_file_gets_no_floors(corpus_settings: Settings, tmp_path: Path):
+    """Our floors are ours: a question set of another team (here, ones our retrieval misses)
+    is scored and reported, and the run succeeds unless floors are asked for."""
+    other = tmp_path / "theirs.jsonl"
+    rows = [
+        {"qid": f"T{i}", "type": "lookup", "question": q, "notes": "",
+         "gold_titles": ["QLoRA: Efficient Finetuning of Quantized LLMs"], "answer_points": ["x"]}
+        for i, q in enumerate(["Which paper is about bird migration?", "Medieval poetry?"])
+    ]  # fmt: skip
+    other.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["eval", "--questions", str(other), "--retrieval-only", "--out", str(tmp_path / "o")]
+    env = {**os.environ, "RAG_DATA_DIR": str(corpus_settings.data_dir)}
+    run = lambda *extra: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "rag.cli", *args, "-q", *extra],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    done = run()
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "o" / "report.md").is_file() and "below floor" not in done.stderr
+    floored = run("--floors", str(Path(__file__).parents[2] / "eval" / "floors.json"))
+    assert floored.returncode == 3 and "below floor" in floored.stderr
