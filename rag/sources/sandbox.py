@@ -3,7 +3,8 @@ a hostile PDF can neither hang the app nor take it down.
 
 The child comes from the "forkserver" context: it is forked from a small server process that
 never ran the app, so it inherits none of the app's threads (Gradio, torch) or open stores, and
-forking it costs about 50 ms here (spawn: about 90 ms). Before the work starts, the child sets
+forking it costs about 50 ms here (spawn: about 90 ms). As with any non-fork start method, the
+app's main script must keep its work under `if __name__ == "__main__":`. Before the work starts, the child sets
 RLIMIT_AS (address space) on itself, so a runaway allocation fails with MemoryError in the child.
 The parent waits at most `timeout_s` for the answer and then SIGKILLs the child.
 
@@ -41,6 +42,9 @@ def run_limited(fn: Callable[..., T], *args: Any, limits: Limits) -> T:
     import multiprocessing
 
     ctx = multiprocessing.get_context("forkserver")
+    # Takes effect when the server starts (first call): the app's main module and fn's module
+    # are imported once there, not again in every child.
+    ctx.set_forkserver_preload(["__main__", fn.__module__])
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(sender, fn, args, limits.memory_mb), daemon=True)
     try:
