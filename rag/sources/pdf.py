@@ -28,7 +28,8 @@ from rag.sources.sandbox import Limits, run_limited
 from rag.sources.text import ABSTRACT_MIN_CHARS
 
 JUNK_MAX_SHARE = 0.05
-_EDGE_LINES = 4  # lines at each end of a page's text stream that may be a header or footer
+_EDGE_LINES = 4  # lines at each end of a page's text stream looked at for a header or footer
+_BLIND_EDGE_LINES = 2  # the same when character boxes cannot be matched to the text
 _SIZED_LINES = 30  # page-1 lines whose font size is read (title detection)
 _SNIFF_BYTES = 4096
 # PDFium's FPDF_GetLastError codes, as pypdfium2 reports them in PdfiumError.err_code.
@@ -127,7 +128,7 @@ def _entry(doc: Any, path: Path, name: str, max_pages: int) -> tuple[list[Entry]
     if total > max_pages:
         msg = f"PDF has {total} pages; read the first {max_pages} (RAG_SOURCES_MAX_PDF_PAGES)"
         issues.append(Issue(name, 0, msg, "warning"))
-    pages, bad = _read_pages(doc, min(total, max_pages))
+    pages, bad = raw_pages(doc, min(total, max_pages))
     issues += [Issue(name, 0, f"page {n} cannot be read; skipped", "warning") for n in bad]
     problem = _text_problem(doc, pages)
     if problem:
@@ -157,7 +158,7 @@ def _metadata(doc: Any) -> dict[str, str]:
     return {k: str(v) for k, v in doc.get_metadata_dict(skip_empty=True).items()}
 
 
-def _read_pages(doc: Any, count: int) -> tuple[list[RawPage], list[int]]:
+def raw_pages(doc: Any, count: int) -> tuple[list[RawPage], list[int]]:
     import pypdfium2 as pdfium
 
     pages: list[RawPage] = []
@@ -182,8 +183,11 @@ def _page_lines(page: Any, sized: bool) -> tuple[RawLine, ...]:
         spans = _line_spans(text)
         lines: list[RawLine] = []
         for k, (start, end) in enumerate(spans):
-            near_end = k < _EDGE_LINES or k >= len(spans) - _EDGE_LINES
-            edge = near_end and (not exact or _in_edge(textpage, start, end, page.get_height()))
+            if exact:
+                near_end = k < _EDGE_LINES or k >= len(spans) - _EDGE_LINES
+                edge = near_end and _in_edge(textpage, start, end, page.get_height())
+            else:
+                edge = k < _BLIND_EDGE_LINES or k >= len(spans) - _BLIND_EDGE_LINES
             size = _font_size(textpage, start, end) if sized and exact and k < _SIZED_LINES else 0.0
             lines.extend(RawLine(part, edge, size) for part in _unhyphen_marks(text[start:end]))
         return tuple(lines)
