@@ -138,7 +138,7 @@ def _entry(doc: Any, path: Path, name: str, max_pages: int) -> tuple[list[Entry]
         issues.append(Issue(name, 0, msg, "warning"))
     cleaned = clean_pages(pages)
     body = " ".join(p.text for p in cleaned.pages)
-    first = cleaned.lines[0] if cleaned.lines else []
+    first = cleaned.lines[0] if cleaned.lines else ()
     meta = paper_meta(_metadata(doc), first, body, cleaned.vocab, path.stem)
     entry = Entry(
         meta.title,
@@ -149,7 +149,7 @@ def _entry(doc: Any, path: Path, name: str, max_pages: int) -> tuple[list[Entry]
         year=meta.year,
         doi=meta.doi,
         keywords=meta.keywords,
-        pages=tuple(cleaned.pages),
+        pages=cleaned.pages,
     )
     return [entry], issues
 

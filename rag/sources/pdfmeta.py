@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from rag.sources.pdftext import RawLine, dehyphenate
 from rag.sources.records import clean
+from rag.sources.text import ABSTRACT_MIN_CHARS
 
 ABSTRACT_FALLBACK_CHARS = 1500
 ABSTRACT_MAX_CHARS = 3000
@@ -141,6 +142,37 @@ def _keywords(meta: Mapping[str, str], first: Sequence[RawLine]) -> tuple[str, .
     return tuple(clean(k) for k in re.split(r"[,;]", raw) if clean(k))
 
 
+def _title(meta: Mapping[str, str], first: Sequence[RawLine], stem: str) -> tuple[str, int]:
+    """The title, and the index of page 1's first line after the title block."""
+    rows = _title_lines(first)
+    title = clean(meta.get("Title", ""))
+    if not plausible_title(title, stem):
+        title = clean(" ".join(first[i].text for i in rows)) or stem
+    return title, (rows[-1] + 1 if rows else 0)
+
+
+def _authors(meta: Mapping[str, str], first: Sequence[RawLine], after: int) -> tuple[str, ...]:
+    from_page = _names(first[after].text) if after < len(first) else ()
+    return split_authors(meta.get("Author", "")) or from_page
+
+
+def _abstract(
+    first: Sequence[RawLine], at: int | None, skip: int, body: str, vocab: frozenset[str]
+) -> str:
+    """After the "Abstract" heading; else the body after page 1's first `skip` lines."""
+    abstract = _abstract_after(first, at, vocab) if at is not None else ""
+    if len(abstract) >= ABSTRACT_MIN_CHARS:
+        return abstract
+    head = clean(" ".join(ln.text for ln in first[:skip]))
+    rest = body[len(head) :] if body.startswith(head) else body
+    return cut(clean(rest), ABSTRACT_FALLBACK_CHARS)
+
+
+def _doi(first: Sequence[RawLine]) -> str | None:
+    found = (_DOI.search(ln.text) for ln in first)
+    return next((m.group(0).rstrip(".,;)]") for m in found if m), None)
+
+
 def paper_meta(
     meta: Mapping[str, str],
     first: Sequence[RawLine],
@@ -150,24 +182,10 @@ def paper_meta(
 ) -> PaperMeta:
     """`meta`: the PDF Info dictionary; `first`: page 1's cleaned lines (with font sizes);
     `body`: the whole cleaned text; `stem`: the file name without suffix."""
-    rows = _title_lines(first)
-    page_title = clean(" ".join(first[i].text for i in rows))
-    title = clean(meta.get("Title", ""))
-    if not plausible_title(title, stem):
-        title = page_title or stem
-    after = rows[-1] + 1 if rows else 0
-    authors = split_authors(meta.get("Author", "")) or (
-        _names(first[after].text) if after < len(first) else ()
-    )
+    title, after = _title(meta, first, stem)
+    authors = _authors(meta, first, after)
     at = _abstract_start(first)
     block = [ln.text for ln in first[: at if at is not None else after + 2]]
-    abstract = _abstract_after(first, at, vocab) if at is not None else ""
-    if len(abstract) < 100:
-        skip = clean(" ".join(ln.text for ln in first[: after + (1 if authors else 0)]))
-        rest = body[len(skip) :] if body.startswith(skip) else body
-        abstract = cut(clean(rest), ABSTRACT_FALLBACK_CHARS)
-    doi = next(
-        (m.group(0).rstrip(".,;)]") for ln in first for m in [_DOI.search(ln.text)] if m), None
-    )
+    abstract = _abstract(first, at, after + (1 if authors else 0), body, vocab)
     year = _year(block, first, meta.get("CreationDate"))
-    return PaperMeta(title, authors, year, doi, _keywords(meta, first), abstract)
+    return PaperMeta(title, authors, year, _doi(first), _keywords(meta, first), abstract)

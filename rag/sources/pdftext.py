@@ -146,8 +146,8 @@ def dehyphenate(text: str, vocab: frozenset[str]) -> str:
 
 @dataclass(frozen=True)
 class CleanText:
-    lines: list[list[RawLine]]  # per page, running lines and references removed
-    pages: list[PageText]  # the pages with text left, one line each
+    lines: tuple[tuple[RawLine, ...], ...]  # per page, running lines and references removed
+    pages: tuple[PageText, ...]  # the pages with text left, one line each
     vocab: frozenset[str]
 
 
@@ -159,4 +159,5 @@ def clean_pages(pages: Sequence[RawPage]) -> CleanText:
         PageText(page.number, clean(dehyphenate(text, vocab)))
         for page, text in zip(pages, joined, strict=True)
     ]
-    return CleanText(lines, [p for p in texts if p.text], vocab)
+    kept = tuple(p for p in texts if p.text)
+    return CleanText(tuple(tuple(page) for page in lines), kept, vocab)

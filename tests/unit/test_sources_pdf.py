@@ -13,6 +13,7 @@ import pytest
 
 from rag.settings import SourceSettings
 from rag.sources.pdf import read_pdf
+from rag.sources.pdfmeta import paper_meta, plausible_title
 from rag.sources.pdftext import (
     RawLine,
     RawPage,
@@ -24,7 +25,7 @@ from rag.sources.pdftext import (
     normalise,
     vocabulary,
 )
-from rag.sources.records import Entry
+from rag.sources.records import Entry, clean
 from tests.fixtures import pdfs as fx
 
 LIGATURES = re.compile(r"[\ufb00-\ufb06\ue000-\uf8ff]")
@@ -266,3 +267,65 @@ def test_broken_files_do_not_stop_the_good_ones(pdf_fixtures: fx.FixturePdfs) ->
     assert good == {"one-column.pdf", "two-column.pdf", "long.pdf"}
     for name, (entries, issues) in results.items():
         assert len(issues) == (0 if entries else 1), name
+
+
+# --- metadata rules, no PDF needed ---------------------------------------------------------
+
+
+def _lines(*texts: str, sizes: tuple[float, ...] = ()) -> list[RawLine]:
+    return [RawLine(t, size=sizes[i] if i < len(sizes) else 0.0) for i, t in enumerate(texts)]
+
+
+BODY = "We route tokens to experts and measure how often the routing changes during training. " * 3
+
+
+@pytest.mark.parametrize(
+    ("title", "plausible"),
+    [
+        ("two-column.html", False),
+        ("Microsoft Word - draft_v3.docx", False),
+        ("Untitled", False),
+        ("paper", False),
+        ("/home/me/papers/x", False),
+        ("Sparse Routing in Mixture-of-Experts Models", True),
+    ],
+)
+def test_metadata_title_plausibility(title: str, plausible: bool) -> None:
+    assert plausible_title(title, "paper") is plausible
+
+
+def test_metadata_author_keywords_and_page_doi_and_arxiv_year() -> None:
+    first = _lines(
+        "arXiv:2305.01234v2 [cs.LG] 3 May 2023",
+        "Stable Routing for Experts",
+        "Someone Unlisted",
+        "https://doi.org/10.1145/3580305.3599999.",
+        "Abstract",
+        BODY,
+        "1 Introduction",
+        sizes=(9.0, 18.0, 11.0, 9.0, 11.0, 10.0, 12.0),
+    )
+    meta = {
+        "Author": "A. Smith; B. Jones",
+        "Keywords": "routing, experts",
+        "CreationDate": "D:20250101",
+    }
+    m = paper_meta(meta, first, BODY, frozenset(), "stable")
+    assert m.title == "Stable Routing for Experts"  # largest font on page 1
+    assert m.authors == ("A. Smith", "B. Jones")
+    assert m.keywords == ("routing", "experts")
+    assert m.doi == "10.1145/3580305.3599999"
+    assert m.year == 2023  # the arXiv stamp, not the file's CreationDate
+    assert m.abstract == clean(BODY)
+
+
+def test_without_an_abstract_heading_the_body_start_is_the_abstract() -> None:
+    long_body = BODY * 10
+    first = _lines("A Paper With No Abstract Heading", "Ada Lovelace and Alan Turing", long_body)
+    body = clean(" ".join(ln.text for ln in first))
+    m = paper_meta({"CreationDate": "D:20190304"}, first, body, frozenset(), "x")
+    assert m.title == "A Paper With No Abstract Heading"  # no sizes: first line of 3+ words
+    assert m.authors == ("Ada Lovelace", "Alan Turing")
+    assert m.year == 2019
+    assert m.abstract.startswith("We route tokens") and m.abstract.endswith(".")
+    assert 1000 < len(m.abstract) <= 1500
