@@ -53,7 +53,9 @@ class WorkerMemoryError(WorkerError):
 
 
 class WorkerCrashError(WorkerError):
-    pass
+    def __init__(self, message: str, signal_name: str | None = None) -> None:
+        super().__init__(message)
+        self.signal_name = signal_name  # set when the worker was killed by a signal
 
 
 class StoreError(RunError):

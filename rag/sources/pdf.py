@@ -70,10 +70,18 @@ def read_pdf(
         )
         return [], [Issue(name, 0, msg)]
     except WorkerCrashError as e:
-        return [], [
-            Issue(name, 0, f"the PDF parser failed on this file ({e}); it is probably damaged")
-        ]
+        return [], [Issue(name, 0, _crash_message(e, settings))]
     return entries, issues
+
+
+def _crash_message(e: WorkerCrashError, settings: SourceSettings) -> str:
+    if e.signal_name:  # PDFium aborts when an allocation fails under the memory limit
+        return (
+            f"the PDF parser crashed on this file ({e.signal_name}): the file is damaged or "
+            f"hostile, or needs more than {settings.pdf_memory_mb} MB of memory "
+            "(RAG_SOURCES_PDF_MEMORY_MB); skipped"
+        )
+    return f"the PDF parser failed on this file ({e}); the file is probably damaged; skipped"
 
 
 def _sniff(path: Path, limits: SourceSettings) -> str | None:

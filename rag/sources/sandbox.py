@@ -70,7 +70,7 @@ def _await(receiver: Connection, proc: Any, limits: Limits) -> Any:
         status, value = receiver.recv()
     except (EOFError, OSError) as e:
         proc.join(_JOIN_S)
-        raise _death(proc.exitcode, limits) from e
+        raise _death(proc.exitcode) from e
     if status == "ok":
         return value
     if status == "memory":
@@ -80,13 +80,11 @@ def _await(receiver: Connection, proc: Any, limits: Limits) -> Any:
     raise WorkerCrashError(f"worker failed: {value}")
 
 
-def _death(exitcode: int | None, limits: Limits) -> WorkerError:
+def _death(exitcode: int | None) -> WorkerError:
+    """A signal here is a crash in native code, often an allocation refused by RLIMIT_AS."""
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name
-        return WorkerCrashError(
-            f"worker died with {name} (a crash in the parser, or its "
-            f"{limits.memory_mb} MB memory limit hit inside native code)"
-        )
+        return WorkerCrashError(f"worker died with {name}", signal_name=name)
     return WorkerCrashError(f"worker exited with code {exitcode} before answering")
 
 

@@ -21,6 +21,7 @@ from rag.sources.pdftext import (
     dehyphenate,
     drop_references,
     drop_running_lines,
+    junk_share,
     keeps_hyphen,
     normalise,
     vocabulary,
@@ -329,3 +330,15 @@ def test_without_an_abstract_heading_the_body_start_is_the_abstract() -> None:
     assert m.year == 2019
     assert m.abstract.startswith("We route tokens") and m.abstract.endswith(".")
     assert 1000 < len(m.abstract) <= 1500
+
+
+def test_pdf_needing_too_much_memory_is_reported_and_parsing_goes_on(tmp_path: Path) -> None:
+    bomb = fx.content_bomb_pdf(tmp_path, inflated_mb=100)
+    msg = only_issue(bomb, pdf_memory_mb=64)
+    assert "more than 64 MB of memory (RAG_SOURCES_PDF_MEMORY_MB)" in msg
+    assert read_pdf(bomb, SourceSettings(pdf_memory_mb=64))[0] == []  # and again: the app lives
+
+
+def test_unreadable_text_layer_share_counts_glyphs_without_meaning() -> None:
+    pages = [_page(1, "Readable words here", "\ue001\ue002\ue003 \ufffd\ufffd", edges=0)]
+    assert junk_share(pages) == pytest.approx(5 / 22)
