@@ -37,14 +37,17 @@ class Limits:
     memory_mb: int
 
 
-def run_limited(fn: Callable[..., T], *args: Any, limits: Limits) -> T:
-    """fn(*args) in a fresh child process; raises a WorkerError subclass if a limit is hit."""
+def run_limited(
+    fn: Callable[..., T], *args: Any, limits: Limits, preload: tuple[str, ...] = ()
+) -> T:
+    """fn(*args) in a fresh child process; raises a WorkerError subclass if a limit is hit.
+    `preload`: modules the fork server imports once, so children start with them loaded."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("forkserver")
-    # Takes effect when the server starts (first call): the app's main module and fn's module
-    # are imported once there, not again in every child.
-    ctx.set_forkserver_preload(["__main__", fn.__module__])
+    # Takes effect when the server starts (first call): the app's main module, fn's module and
+    # `preload` are imported once there, not again in every child.
+    ctx.set_forkserver_preload(["__main__", fn.__module__, *preload])
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(sender, fn, args, limits.memory_mb), daemon=True)
     try:
