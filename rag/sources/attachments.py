@@ -21,6 +21,8 @@ from urllib.parse import unquote, urlparse
 
 from rag.sources.records import Issue
 
+__all__ = ["resolve_attachment", "split_file_field"]
+
 _ITEM_SEP = re.compile(r"(?<!\\);")
 _PART_SEP = re.compile(r"(?<!\\):")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+):")

@@ -17,6 +17,8 @@ from rag.sources.attachments import split_file_field
 from rag.sources.exports import Record, collect, split_keywords, year_in
 from rag.sources.records import Entry, Issue, clean
 
+__all__ = ["authors", "latex_to_text", "parse_bibtex"]
+
 _UNESCAPED_PERCENT = re.compile(r"(?<!\\)%")
 _KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s]+)\s*,")
 _MACRO = re.compile(r"\\[a-zA-Z]+\*?|[{}\\]")

@@ -19,6 +19,8 @@ from typing import Any
 from rag.sources.exports import Record, collect, split_keywords, year_in
 from rag.sources.records import Entry, Issue, clean
 
+__all__ = ["parse_csljson"]
+
 
 def _skip(text: str, pos: int) -> int:
     """Past JSON whitespace from pos."""

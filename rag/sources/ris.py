@@ -21,6 +21,8 @@ from rag.sources.exports import Record, collect, split_keywords, year_in
 from rag.sources.records import Entry, Issue, clean
 from rag.sources.text import NEWLINE
 
+__all__ = ["parse_ris"]
+
 _TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 _VENUE_KEYS = ("secondary_title", "alternate_title3", "journal_name", "alternate_title1")
 

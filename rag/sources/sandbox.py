@@ -27,6 +27,7 @@ from rag.errors import (
     WorkerTimeoutError,
 )
 
+__all__ = ["Limits", "run_limited"]
 T = TypeVar("T")
 _JOIN_S = 5.0
 
