@@ -5,6 +5,10 @@ RagError
 │   └── QuestionError      empty or oversized question
 └── RunError               it failed at run time
     ├── CorpusError        a corpus file cannot be read at all
+    │   └── WorkerError    a sandboxed parser worker failed
+    │       ├── WorkerTimeoutError   it ran past its wall-time limit and was killed
+    │       ├── WorkerMemoryError    it ran out of its address-space limit
+    │       └── WorkerCrashError     it died (signal, hard crash) or raised something unexpected
     ├── StoreError         the vector store is missing, locked, read-only or unreachable
     ├── EmbeddingError     the embedder cannot be loaded or reached
     ├── ModelError         the packaged GGUF cannot be assembled
@@ -34,6 +38,24 @@ class RunError(RagError):
 
 class CorpusError(RunError):
     pass
+
+
+class WorkerError(CorpusError):
+    pass
+
+
+class WorkerTimeoutError(WorkerError):
+    pass
+
+
+class WorkerMemoryError(WorkerError):
+    pass
+
+
+class WorkerCrashError(WorkerError):
+    def __init__(self, message: str, signal_name: str | None = None) -> None:
+        super().__init__(message)
+        self.signal_name = signal_name  # set when the worker was killed by a signal
 
 
 class StoreError(RunError):

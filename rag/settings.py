@@ -119,6 +119,26 @@ class UISettings(BaseSettings):
     concurrency: int = Field(1, ge=1, description="Answers generated at once (local model: 1).")
 
 
+class SourceSettings(BaseSettings):
+    model_config = _cfg("RAG_SOURCES_")
+    max_pdf_pages: int = Field(
+        1000, ge=1, description="Pages read from one PDF; later pages are skipped with a warning."
+    )
+    max_file_mb: float = Field(
+        100.0, gt=0, description="PDFs larger than this many MB are skipped with an error."
+    )
+    pdf_timeout_s: float = Field(
+        120.0, gt=0, description="Wall time one PDF may take to parse before its worker is killed."
+    )
+    pdf_memory_mb: int = Field(
+        1024, ge=64, description="Address-space limit (MB) of the worker process parsing a PDF."
+    )
+    library_root: Path | None = Field(
+        None,
+        description="Folder that export attachments must stay inside; unset = the export's folder.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = _cfg("RAG_")
     data_dir: Path = Field(
@@ -135,6 +155,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    sources: SourceSettings = Field(default_factory=SourceSettings)
 
     def index_fingerprint(self) -> str:
         """What shapes the vectors: changing any of it selects another collection."""

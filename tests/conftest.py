@@ -45,3 +45,11 @@ def retriever(corpus_settings: Settings, embedder):
 
 def settings_in(path: Path, **kw) -> Settings:
     return Settings(data_dir=path, **kw)
+
+
+@pytest.fixture(scope="session")
+def pdf_fixtures(tmp_path_factory: pytest.TempPathFactory):
+    """The PDFs of tests/fixtures/pdfs.py, printed by headless Chromium once per session."""
+    from tests.fixtures.pdfs import build_all
+
+    return build_all(tmp_path_factory.mktemp("pdfs"))

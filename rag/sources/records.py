@@ -7,6 +7,14 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class PageText:
+    """The cleaned text of one PDF page; `number` is the page as the PDF counts it (1-based)."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Paper:
     id: str
     title: str
@@ -15,6 +23,10 @@ class Paper:
     url: str | None = None
     authors: tuple[str, ...] = ()
     year: int | None = None
+    doi: str | None = None
+    venue: str | None = None
+    keywords: tuple[str, ...] = ()
+    pages: tuple[PageText, ...] = ()  # full text by page, when a PDF was read
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,12 @@ class Entry:
     authors: tuple[str, ...] = ()
     year: int | None = None
     given_id: str | None = None
+    doi: str | None = None
+    venue: str | None = None
+    keywords: tuple[str, ...] = ()
+    pages: tuple[PageText, ...] = ()  # full text by page, when a PDF was read
+    # File paths an export's `file` field names, as written (unresolved, possibly hostile).
+    attachments: tuple[str, ...] = ()
 
 
 @dataclass
