@@ -29,6 +29,17 @@ from rag.answer.evidence import Evidence
 from rag.errors import ConfigError
 from rag.index.retrieve import Retrieval
 
+__all__ = [
+    "FEATURES",
+    "Features",
+    "Params",
+    "Decision",
+    "features_of",
+    "decide",
+    "load_params",
+    "default_params_path",
+]
+
 FEATURES = ("dense", "sentence", "overlap", "bm25")
 
 

@@ -5,7 +5,8 @@ retrieved chunks and their neighbours) is scored for the question: dense cosine 
 packaged embedder fused with IDF-weighted term coverage, plus a share of the paper's own
 retrieval similarity. `select` then keeps the best sentences under a token budget, at least
 one per paper, without near-duplicates. The result is grouped by paper, best paper first, so
-the engine can number papers [1..n]; `extract` gives the instant cited answer.
+the engine can number papers [1..n]; `extract` gives the instant cited answer, picked from
+all the given papers' sentences (it costs no prefill, so the budget does not bind it).
 
 Build an `EvidenceIndex` once per process from the store's chunks; `gather` per question."""
 
@@ -26,14 +27,26 @@ from rag.answer.vectors import SentenceVectors
 from rag.index.retrieve import PaperHit
 from rag.index.store import StoredChunk
 
+__all__ = [
+    "EvidenceConfig",
+    "EvidenceIndex",
+    "EvidenceSentence",
+    "PaperEvidence",
+    "Evidence",
+    "Extract",
+    "gather",
+    "extract",
+]
+
 TokenCount = Callable[[str], int]
+RANKED = 12  # candidate sentences kept for the extractive answer
 
 
 @dataclass(frozen=True)
 class EvidenceConfig:
-    budget_tokens: int = 320  # title + sentences + source tags of every paper given
+    budget_tokens: int = 400  # title + sentences + source tags of every paper given
     max_per_paper: int = 3
-    dense_weight: float = 0.6  # sentence score = w * cosine + (1 - w) * IDF-weighted coverage
+    dense_weight: float = 0.5  # sentence score = w * cosine + (1 - w) * IDF-weighted coverage
     paper_weight: float = 0.3  # … blended with the paper's retrieval similarity by this share
     lam: float = 0.6  # MMR: relevance vs novelty
     min_relative: float = 0.7  # sentences after a paper's first must score >= this x the best
@@ -103,7 +116,10 @@ class PaperEvidence:
 @dataclass(frozen=True)
 class Evidence:
     question: str
-    papers: tuple[PaperEvidence, ...]  # number them [1..n] in this order
+    papers: tuple[PaperEvidence, ...]  # the prompt's evidence: number them [1..n] in this order
+    # The given papers' candidate sentences best first, restatements dropped, whether in the
+    # budget or not: the extractive answer costs no prefill, so it may pick outside the budget.
+    ranked: tuple[EvidenceSentence, ...]
     tokens: int  # what the papers cost in the prompt (titles, sentences, source tags)
     best_sentence: float  # best fused sentence score among all candidates
     term_overlap: float  # best paper's IDF-weighted coverage of the question's terms
@@ -135,25 +151,50 @@ def gather(
     cand = _candidates([h for h in hits if h.paper_id in index.papers], index, cfg)
     q_terms = lexical.terms(question)
     if not cand.text:
-        return Evidence(question, (), 0, 0.0, 0.0, 0.0, _ms(start))
-    vecs = vectors.get(cand.text)
-    qv = vectors.get([question])[0]
-    dense = vecs @ qv
-    lex = np.array([_coverage(q_terms, index, cand, i) for i in range(len(cand.text))])
-    prior = np.array([cand.hits[p].dense_similarity or 0.0 for p in cand.paper])
-    fused = cfg.dense_weight * dense + (1 - cfg.dense_weight) * lex
-    scores = (1 - cfg.paper_weight) * fused + cfg.paper_weight * prior
+        return Evidence(question, (), (), 0, 0.0, 0.0, 0.0, _ms(start))
+    scores, dense, lex, vecs = _score(question, q_terms, cand, index, vectors, cfg)
     pool = _pool(cand, scores, vecs, count, cfg)
     budget = Budget(
         cfg.budget_tokens, cfg.max_per_paper, cfg.lam, cfg.min_relative, cfg.max_similarity
     )
-    chosen = select(pool, budget)
-    picked = [_sentence(cand, i, scores, dense, lex) for i in chosen]
+    picked = [_sentence(cand, i, scores, dense, lex) for i in select(pool, budget)]
     papers = _group(picked, cand.hits)
+    given = {p.paper_id for p in papers}
+    ranked = [
+        _sentence(cand, i, scores, dense, lex)
+        for i in _distinct(scores, pool.similarity, cfg.max_similarity)
+        if cand.hits[cand.paper[i]].paper_id in given
+    ][:RANKED]
     overlap, best_bm25 = _paper_lexical(q_terms, index, cand)
     used = sum(_paper_tokens(p, count, cfg) for p in papers)
     best = float(scores.max())
-    return Evidence(question, papers, used, best, overlap, best_bm25, _ms(start))
+    return Evidence(question, papers, tuple(ranked), used, best, overlap, best_bm25, _ms(start))
+
+
+def _score(
+    question: str,
+    q_terms: list[str],
+    cand: _Candidates,
+    index: EvidenceIndex,
+    vectors: SentenceVectors,
+    cfg: EvidenceConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fused scores, dense cosines, lexical coverages and the sentence vectors."""
+    vecs = vectors.get(cand.text)
+    dense = vecs @ vectors.get([question])[0]
+    lex = np.array([_coverage(q_terms, index, cand, i) for i in range(len(cand.text))])
+    prior = np.array([cand.hits[p].dense_similarity or 0.0 for p in cand.paper])
+    fused = cfg.dense_weight * dense + (1 - cfg.dense_weight) * lex
+    return (1 - cfg.paper_weight) * fused + cfg.paper_weight * prior, dense, lex, vecs
+
+
+def _distinct(scores: np.ndarray, sim: np.ndarray, max_similarity: float) -> list[int]:
+    """Candidates best first, each restatement of a better one dropped."""
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable").tolist():
+        if all(sim[i, j] < max_similarity for j in kept):
+            kept.append(i)
+    return kept
 
 
 def _candidates(hits: list[PaperHit], index: EvidenceIndex, cfg: EvidenceConfig) -> _Candidates:
@@ -240,24 +281,32 @@ class Extract:
         return " ".join(with_markers(s.text, [n]) for n, s in self.sentences)
 
     @property
+    def text_with_titles(self) -> str:
+        """As a reader sees it: each paper's title before its first sentence."""
+        parts, seen = [], set()
+        for n, s in self.sentences:
+            head = "" if n in seen else f"{s.title}: "
+            seen.add(n)
+            parts.append(with_markers(f"{head}{s.text}", [n]))
+        return " ".join(parts)
+
+    @property
     def paper_ids(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s.paper_id for _, s in self.sentences))
 
 
 def extract(
     evidence: Evidence,
-    min_sentences: int = 2,
+    min_sentences: int = 3,
     max_sentences: int = 4,
     min_relative: float = 0.85,
     distinct_papers: bool = False,
 ) -> Extract:
-    """The best `min_sentences`..`max_sentences` evidence sentences (beyond the minimum, only
-    those scoring at least `min_relative` of the best). `distinct_papers` (surveys): one
-    sentence per paper before any paper gets a second."""
-    ranked = sorted(
-        ((n, s) for n, p in enumerate(evidence.papers, 1) for s in p.sentences),
-        key=lambda ns: -ns[1].score,
-    )
+    """The best `min_sentences`..`max_sentences` sentences of the given papers (beyond the
+    minimum, only those scoring at least `min_relative` of the best), each cited with its
+    paper's number. `distinct_papers` (surveys): one sentence per paper before any paper gets
+    a second."""
+    ranked = [(evidence.number(s.paper_id), s) for s in evidence.ranked]
     if distinct_papers:
         firsts = [x for k, x in enumerate(ranked) if all(y[0] != x[0] for y in ranked[:k])]
         ranked = firsts + [x for x in ranked if x not in firsts]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+__all__ = ["STOP_WORDS", "CorpusStats", "terms", "bm25", "coverage"]
+
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
 # bm25s's English stop words plus question words: they carry no evidence either way.
 _STOP_TEXT = (

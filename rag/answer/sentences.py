@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from rag.index.chunking import split_sentences
 from rag.index.store import StoredChunk
 
+__all__ = ["PaperText", "rebuild", "rebuild_abstract", "candidate_indices", "overlap_words"]
+
 _MIN_LOOSE_OVERLAP = 4  # words; a shorter repeat must start at a sentence boundary to count
 
 

@@ -24,6 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+__all__ = ["SurveyRule", "Mode", "detect", "wording_points", "spread_points"]
+
 _SURVEY = re.compile(
     r"\b(which|what)\s+(other\s+)?(papers|works|studies|articles|publications)\b"
     r"|\bpapers\s+(on|about|that|in|of|from)\b"
@@ -55,10 +57,10 @@ class SurveyRule:
     winner_gap: float = 0.08
     survey_papers: int = 8  # papers given in survey mode
     survey_sentences: int = 2  # at most this many sentences per paper in survey mode
-    survey_budget: int = 520  # evidence tokens in survey mode (8 titles + 1-2 sentences each)
+    survey_budget: int = 600  # evidence tokens in survey mode (8 titles + 1-2 sentences each)
     lookup_papers: int = 4
     lookup_sentences: int = 3
-    lookup_budget: int = 320
+    lookup_budget: int = 400
 
 
 @dataclass(frozen=True)

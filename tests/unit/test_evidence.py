@@ -12,6 +12,7 @@ from rag.answer.evidence import EvidenceConfig, EvidenceIndex, extract, gather
 from rag.answer.select import Budget, Pool, select
 from rag.answer.sentences import candidate_indices, overlap_words, rebuild, rebuild_abstract
 from rag.answer.vectors import SentenceVectors
+from rag.errors import EmbeddingError
 from rag.index.chunking import chunk_paper
 from rag.index.embed import TokenCounter, packaged_model_dir
 from rag.index.retrieve import PaperHit
@@ -163,6 +164,7 @@ def test_near_duplicates_are_not_both_given(moe_index, embedder, count) -> None:
     given = [s.text for p in ev.papers for s in p.sentences]
     assert not {A1, A2} <= set(given)
     assert B2 in given  # the other paper's different sentence took the place
+    assert not {A1, A2} <= {s.text for s in ev.ranked}  # nor both in the extractive answer
 
 
 @pytest.mark.slow
@@ -192,17 +194,32 @@ def test_extractive_answer_cites_the_numbered_papers(moe_index, embedder, count)
     assert len({n for n, _ in survey.sentences}) == 2
 
 
+class CountingEmbedder:
+    def __init__(self, name: str = "counting") -> None:
+        self.name = name
+        self.seen: list[str] = []
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        self.seen.extend(texts)
+        return [[float(len(t)), 1.0] for t in texts]
+
+
 def test_vectors_embed_each_text_once() -> None:
-    class CountingEmbedder:
-        name = "counting"
-        seen: list[str] = []
-
-        def embed(self, texts: list[str]) -> list[list[float]]:
-            self.seen.extend(texts)
-            return [[1.0, 0.0] for _ in texts]
-
     e = CountingEmbedder()
     v = SentenceVectors(e)
     v.get(["a", "b"])
     v.get(["b", "c", "a"])
     assert e.seen == ["a", "b", "c"]
+
+
+def test_saved_vectors_come_back_for_the_same_embedder_only(tmp_path) -> None:
+    path = tmp_path / "vectors.bin"
+    first = SentenceVectors(CountingEmbedder())
+    first.warm(["alpha", "beta"])
+    first.save(path)
+    again = SentenceVectors(CountingEmbedder())
+    assert again.load(path) == 2
+    assert np.array_equal(again.get(["beta"]), first.get(["beta"]))
+    assert again.embedder.seen == []  # nothing re-embedded
+    with pytest.raises(EmbeddingError, match="delete it"):
+        SentenceVectors(CountingEmbedder("other")).load(path)
