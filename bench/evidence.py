@@ -62,6 +62,8 @@ class Row:
     latency_ms: float
     old_tokens: int
     new_tokens: int
+    context_old: float | None  # answer points present in today's trimmed chunks (titles included)
+    context_new: float | None  # … in the selected evidence: the ceiling of a model answer
     recall: float | None  # extractive answer
     recall_titled: float | None
     recall_baseline: float | None  # the 3 sentences most similar to the question (dense only)
@@ -102,7 +104,7 @@ def main() -> None:
     out["coverage"] = coverage_table(rows)
     out["recall"] = recall_table(rows)
     out["survey"] = survey_table(rows)
-    out["abstention"] = abstention_study(rows, args.write)
+    out["abstention"] = abstention_study(rows, args.write, settings)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 
@@ -143,27 +145,37 @@ class Tools:
         base_text = extract(base, 3, 3, 0.0).text
         given = [p.paper_id for p in ev.papers]
         gold = q.gold_ids
+        old = self.old_sources(r, q.question)
         return Row(
-            q,
-            set_name,
-            query,
-            mode,
-            r,
-            ev,
-            features_of(r, ev),
-            latency,
-            self.old_tokens(r, q.question),
-            self.blocks([(p.title, p.passage) for p in ev.papers]),
-            point_recall(ex.text, q.answer_points, False) if q.answerable else None,
-            point_recall(ex.text_with_titles, q.answer_points, False) if q.answerable else None,
-            point_recall(base_text, q.answer_points, False) if q.answerable else None,
-            recall_at([h.paper_id for h in r.hits], gold, 4) if gold else None,
-            len(set(given) & gold) / len(gold) if gold else None,
+            q=q,
+            set=set_name,
+            query=query,
+            mode=mode,
+            retrieval=r,
+            evidence=ev,
+            features=features_of(r, ev),
+            latency_ms=latency,
+            old_tokens=self.blocks([(s.hit.title, s.passage) for s in old]),
+            new_tokens=self.blocks([(p.title, p.passage) for p in ev.papers]),
+            context_old=self.context(q, [(s.hit.title, s.passage) for s in old]),
+            context_new=self.context(q, [(p.title, p.passage) for p in ev.papers]),
+            recall=self.recall(q, ex.text),
+            recall_titled=self.recall(q, ex.text_with_titles),
+            recall_baseline=self.recall(q, base_text),
+            given4=recall_at([h.paper_id for h in r.hits], gold, 4) if gold else None,
+            given=len(set(given) & gold) / len(gold) if gold else None,
         )
 
-    def old_tokens(self, r: Retrieval, question: str) -> int:
-        sources = self.engine._sources(r.hits[: self.engine.cfg.max_sources], question)
-        return self.blocks([(s.hit.title, s.passage) for s in sources])
+    def old_sources(self, r: Retrieval, question: str) -> list[Any]:
+        return self.engine._sources(r.hits[: self.engine.cfg.max_sources], question)
+
+    @staticmethod
+    def recall(q: Question, answer: str) -> float | None:
+        return point_recall(answer, q.answer_points, False) if q.answerable else None
+
+    def context(self, q: Question, papers: Sequence[tuple[str, str]]) -> float | None:
+        text = " ".join(f"{t}: {p}" for t, p in papers)
+        return point_recall(text, q.answer_points, False) if q.answerable else None
 
     def blocks(self, papers: Sequence[tuple[str, str]]) -> int:
         src = self.engine.prompts.source
@@ -222,7 +234,8 @@ def latency_table(cold: Sequence[Row], warm: Sequence[Row]) -> dict[str, Any]:
 
 
 def token_table(rows: Sequence[Row]) -> dict[str, Any]:
-    body, out = [], {}
+    body: list[list[Any]] = []
+    out: dict[str, dict[str, Any]] = {}
     for key, group in by_set(rows).items():
         for kind in ("lookup", "survey"):
             g = [r for r in group if r.mode.survey == (kind == "survey")]
@@ -231,18 +244,16 @@ def token_table(rows: Sequence[Row]) -> dict[str, Any]:
             old = statistics.mean(r.old_tokens for r in g)
             new = statistics.mean(r.new_tokens for r in g)
             papers = statistics.mean(len(r.evidence.papers) for r in g)
+            c_old, c_new = _mean([r.context_old for r in g]), _mean([r.context_new for r in g])
             out[f"{key}/{kind}"] = {"old": old, "new": new, "papers": papers}
-            body.append([key, kind, len(g), old, new, f"{new / old - 1:+.0%}", papers])
-    head = [
-        "set",
-        "mode",
-        "n",
-        "old tokens (4 trimmed chunks)",
-        "new tokens (evidence)",
-        "change",
-        "papers given",
-    ]
-    table("Prompt tokens of the sources block (mean)", head, body)
+            out[f"{key}/{kind}"] |= {"points_old": c_old, "points_new": c_new}
+            body.append(
+                [key, kind, len(g), old, new, f"{new / old - 1:+.0%}", papers, c_old, c_new]
+            )
+    head = ["set", "mode", "n", "old tokens", "new tokens", "change", "papers"]
+    head += ["points in old", "points in new"]
+    title = "Sources block: tokens (mean) and answer points it holds (old = 4 trimmed chunks)"
+    table(title, head, body)
     return out
 
 
@@ -308,7 +319,23 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return statistics.mean(v) if v else None
 
 
-def abstention_study(rows: Sequence[Row], write: bool) -> dict[str, Any]:
+def todays_gates(rows: Sequence[Row], settings: Settings) -> dict[str, np.ndarray]:
+    """Today's fixed gates on the same questions (no fitting): the engine's `_weak_evidence`
+    (dense < 0.32 and overlap < 0.5 over its 5 papers) and the eval's `gated()` (dense only)."""
+    cfg = settings.answer
+    top = [Retrieval(r.query, r.retrieval.hits[:5], "hybrid", 0.0) for r in rows]
+    dense = [t.best_similarity or 0.0 for t in top]
+    engine = [
+        d < cfg.abstain_min_score and t.best_overlap < cfg.abstain_min_overlap
+        for d, t in zip(dense, top, strict=True)
+    ]
+    return {
+        "today: engine gate (fixed)": ~np.array(engine),
+        "today: eval gate (fixed)": np.array([d >= cfg.abstain_min_score for d in dense]),
+    }
+
+
+def abstention_study(rows: Sequence[Row], write: bool, settings: Settings) -> dict[str, Any]:
     train = [r for r in rows if r.set in ("easy", "hard")]
     x = np.array([[r.features.values()[k] for k in FEATURES] for r in train])
     y = np.array([int(r.q.answerable) for r in train])
@@ -324,6 +351,10 @@ def abstention_study(rows: Sequence[Row], write: bool) -> dict[str, Any]:
         avg = {k: _mean([c[k] for c in cv]) for k in cv[0]}
         out[name] = {"5fold": avg, "leave_one_set_out": lo}
         body.append([name, *avg.values(), *lo.values()])
+    for name, answered in todays_gates(train, settings).items():
+        f = fit.figures(y, answered)
+        out[name] = {"fixed": f}
+        body.append([name, *f.values(), "", "", ""])
     head = ["rule", "5-fold prec", "recall", "false abst.", "LOSO prec", "recall", "false abst."]
     table(
         "Abstention under cross-validation (unanswerable = positive; 10 x 5-fold mean)", head, body
