@@ -181,7 +181,8 @@ def _score(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fused scores, dense cosines, lexical coverages and the sentence vectors."""
     vecs = vectors.get(cand.text)
-    dense = vecs @ vectors.get([question])[0]
+    # The question is embedded afresh, not cached: questions rarely repeat, sentences do.
+    dense = vecs @ np.asarray(vectors.embedder.embed([question])[0], dtype=np.float32)
     lex = np.array([_coverage(q_terms, index, cand, i) for i in range(len(cand.text))])
     prior = np.array([cand.hits[p].dense_similarity or 0.0 for p in cand.paper])
     fused = cfg.dense_weight * dense + (1 - cfg.dense_weight) * lex

@@ -73,6 +73,7 @@ def test_shipped_rule_separates_clear_cases(shipped: Params) -> None:
     assert 0 < shipped.threshold <= shipped.model_threshold < 1
     assert decide(feats(0.75, 0.7, 0.9, 50.0), shipped).answerable
     assert not decide(feats(0.15, 0.15, 0.1, 3.0), shipped).answerable
+    assert not decide(Features(None, 0.0, 0.0, 0.0), shipped).answerable  # nothing retrieved
 
 
 def test_a_broken_parameter_file_is_a_config_error(tmp_path: Path) -> None:
