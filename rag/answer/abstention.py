@@ -1,0 +1,153 @@
+"""Answerable or not: the one abstention decision, for the engine and the eval alike.
+
+`decide` turns four evidence features into p(answerable) with a small logistic model whose
+weights are all >= 0 (more similarity, coverage or BM25 never makes a question less
+answerable), and abstains when p is under the calibrated threshold:
+  dense     best dense similarity of a retrieved paper (cosine, question vs chunk)
+  sentence  best evidence-sentence score (fused dense + lexical, see rag/answer/evidence.py)
+  overlap   the best paper's IDF-weighted coverage of the question's terms
+  bm25      the best paper's BM25 for the question
+After generation, `model_abstained=True` raises the bar: the model's refusal stands unless
+p reaches `model_threshold` (then the engine should answer from the evidence, e.g. the
+extractive answer). A model that answered is not evidence: the bar stays at `threshold`.
+
+The parameters live in rag/answer/abstention.json, written by `bench/evidence.py --write`
+(features, standardisation, weights, thresholds, the cross-validated figures and the
+precision/recall curve). They depend on the evidence settings they were fitted with: refit
+after changing the embedder, the scoring weights or the corpus substantially."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rag.answer.evidence import Evidence
+from rag.errors import ConfigError
+from rag.index.retrieve import Retrieval
+
+__all__ = [
+    "FEATURES",
+    "Features",
+    "Params",
+    "Decision",
+    "features_of",
+    "decide",
+    "load_params",
+    "default_params_path",
+]
+
+FEATURES = ("dense", "sentence", "overlap", "bm25")
+
+
+@dataclass(frozen=True)
+class Features:
+    dense: float | None  # None when the dense retriever did not run (bm25 mode)
+    sentence: float
+    overlap: float
+    bm25: float
+
+    def values(self) -> dict[str, float]:
+        """Feature name → value, a missing dense similarity counting as 0."""
+        out = asdict(self)
+        return {k: float(out[k] or 0.0) for k in FEATURES}
+
+
+@dataclass(frozen=True)
+class Params:
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float  # abstain when p(answerable) < threshold
+    model_threshold: float  # after a model abstention, answer only when p >= this
+
+    def probability(self, f: Features) -> float:
+        v = f.values()
+        z = self.bias + sum(
+            w * (v[name] - m) / s
+            for name, m, s, w in zip(
+                self.features, self.mean, self.scale, self.weights, strict=True
+            )
+        )
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+@dataclass(frozen=True)
+class Decision:
+    answerable: bool
+    probability: float
+    threshold: float  # the bar that applied
+    features: Features
+    model_abstained: bool | None
+    reason: str
+
+    def record(self) -> dict[str, float | bool | str | None]:
+        """Flat fields for eval records and logs."""
+        return {
+            "answerable": self.answerable,
+            "p_answerable": round(self.probability, 4),
+            "threshold": self.threshold,
+            "model_abstained": self.model_abstained,
+            "reason": self.reason,
+            **{f"feature_{k}": round(v, 4) for k, v in self.features.values().items()},
+        }
+
+
+def features_of(retrieval: Retrieval, evidence: Evidence) -> Features:
+    """The features of one question: retrieval's best dense similarity and the evidence's."""
+    return Features(
+        retrieval.best_similarity, evidence.best_sentence, evidence.term_overlap, evidence.best_bm25
+    )
+
+
+def decide(f: Features, params: Params, model_abstained: bool | None = None) -> Decision:
+    """Abstain or answer. `model_abstained`: None before generation, else whether the model
+    refused."""
+    p = params.probability(f)
+    bar = params.model_threshold if model_abstained else params.threshold
+    ok = p >= bar
+    return Decision(ok, p, bar, f, model_abstained, _reason(ok, p, bar, f, model_abstained))
+
+
+def _reason(ok: bool, p: float, bar: float, f: Features, model: bool | None) -> str:
+    v = f.values()
+    weakest = min(FEATURES, key=lambda k: v[k] / (1 + abs(v[k])))  # a hint, not the cause
+    if ok and model:
+        return f"evidence overrides the model's abstention (p={p:.2f} >= {bar:.2f})"
+    if ok:
+        return f"evidence is strong enough (p={p:.2f} >= {bar:.2f})"
+    who = "the model abstained and " if model else ""
+    return f"{who}evidence is too weak (p={p:.2f} < {bar:.2f}; weakest: {weakest}={v[weakest]:.2f})"
+
+
+def default_params_path() -> Path:
+    return Path(str(resources.files("rag.answer").joinpath("abstention.json")))
+
+
+def load_params(path: Path | None = None) -> Params:
+    """The calibrated parameters (rag/answer/abstention.json unless `path` is given)."""
+    path = path or default_params_path()
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["params"]
+        params = Params(
+            tuple(data["features"]),
+            tuple(data["mean"]),
+            tuple(data["scale"]),
+            tuple(data["weights"]),
+            float(data["bias"]),
+            float(data["threshold"]),
+            float(data["model_threshold"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(
+            f"cannot read abstention parameters from {path}: {e}; "
+            "rerun `bench/evidence.py --write` to recalibrate"
+        ) from e
+    if set(params.features) - set(FEATURES) or any(w < 0 for w in params.weights):
+        raise ConfigError(f"{path}: unknown features or negative weights; recalibrate")
+    return params
