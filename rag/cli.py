@@ -45,11 +45,11 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from rag.wiring import run_ingest
 
     parsed, summary = run_ingest(settings, [Path(p) for p in args.paths], progress=not args.quiet)
-    for issue in parsed.issues:
+    for issue in [*parsed.issues, *summary.failed]:
         _err(str(issue))
     print(f"parsed: {parsed.summary()}")
     print(f"stored: {summary}")
-    return 0
+    return EXIT_RUN_ERROR if summary.failed else 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

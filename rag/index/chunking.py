@@ -67,7 +67,11 @@ def _group(units: list[str], budget: int, overlap: int, count: TokenCounter) -> 
 
 def chunk_paper(paper: Paper, max_tokens: int, overlap: int, count: TokenCounter) -> list[Chunk]:
     budget = max(16, max_tokens - count(paper.title) - 2)
-    passages = _group(_units(paper.abstract, budget, count), budget, overlap, count)
+    # A repeated passage (an abstract that repeats itself) would give two chunks one id, and
+    # Chroma refuses a batch with duplicate ids: each passage is kept once, at its first place.
+    passages = list(
+        dict.fromkeys(_group(_units(paper.abstract, budget, count), budget, overlap, count))
+    )
     return [
         Chunk(
             id=chunk_id(paper.id, passage),

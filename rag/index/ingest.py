@@ -1,19 +1,24 @@
 """Ingestion: papers → chunks → vectors in the store. Idempotent: chunk ids come from content,
 so a second run embeds nothing; a changed abstract replaces its old chunks; a paper seen in a new
-listing gets the new source on its chunks. Papers absent from this run are left alone."""
+listing gets the new source on its chunks. Papers absent from this run are left alone.
+
+Chunks are written in batches of whole papers. A batch the store refuses is retried paper by
+paper, so one bad paper costs itself (reported as an Issue), never its neighbours; a store that
+stops answering altogether still fails the run."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from rag.errors import StoreError
 from rag.index.chunking import Chunk, chunk_paper
 from rag.index.embed import Embedder
 from rag.index.store import Store
 from rag.settings import ChunkSettings
-from rag.sources.records import Paper
+from rag.sources.records import Issue, Paper
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +31,23 @@ class IngestSummary:
     updated: int
     removed: int
     store_chunks: int
+    failed: tuple[Issue, ...] = ()  # one per paper the store refused; the next run retries it
 
     def __str__(self) -> str:
+        failed = f"; {len(self.failed)} papers NOT stored" if self.failed else ""
         return (
             f"{self.papers} papers, {self.chunks} chunks: {self.added} added, "
             f"{self.updated} re-labelled, {self.removed} stale removed; "
-            f"store now holds {self.store_chunks} chunks"
+            f"store now holds {self.store_chunks} chunks{failed}"
         )
 
 
 def chunk_all(papers: list[Paper], cfg: ChunkSettings, count: Callable[[str], int]) -> list[Chunk]:
-    return [c for p in papers for c in chunk_paper(p, cfg.max_tokens, cfg.overlap_sentences, count)]
+    """Every paper's chunks, each id once (the same paper given twice is chunked once)."""
+    chunks = (
+        c for p in papers for c in chunk_paper(p, cfg.max_tokens, cfg.overlap_sentences, count)
+    )
+    return list({c.id: c for c in chunks}.values())
 
 
 def plan(chunks: list[Chunk], existing: dict[str, tuple[str, str]]) -> tuple[list, list, list]:
@@ -63,7 +74,8 @@ def ingest(
     from rag.progress import progress as progress_bar
 
     chunks = chunk_all(papers, cfg, count_tokens)
-    new, relabel, stale = plan(chunks, store.chunk_index())
+    existing = store.chunk_index()
+    new, relabel, stale = plan(chunks, existing)
     log.info(
         "%d chunks, %d new, %d to relabel, %d stale",
         len(chunks),
@@ -71,15 +83,68 @@ def ingest(
         len(relabel),
         len(stale),
     )
+    failed: list[tuple[str, Issue]] = []
     with progress_bar(len(new), "embedding", "chunk", progress) as bar:
-        for start in range(0, len(new), batch_size):
-            batch = new[start : start + batch_size]
-            store.upsert(batch, embedder.embed([c.text for c in batch]))
-            bar.update(len(batch))
+        for batch in batches(new, batch_size):
+            failed += store_batch(batch, store, embedder)
+            bar.update(sum(len(p) for p in batch))
     store.update_metadata(relabel)
     # Stale chunks go last: if the run dies before this, the paper still has its new chunks and
-    # the next run removes the old ones.
-    store.delete(stale)
+    # the next run removes the old ones. A paper whose new chunks were refused keeps its old ones.
+    lost = {pid for pid, _ in failed}
+    gone = [cid for cid in stale if existing[cid][0] not in lost]
+    store.delete(gone)
+    added = len(new) - sum(1 for c in new if c.paper_id in lost)
     return IngestSummary(
-        len(papers), len(chunks), len(new), len(relabel), len(stale), store.count()
+        len(papers),
+        len(chunks),
+        added,
+        len(relabel),
+        len(gone),
+        store.count(),
+        tuple(issue for _, issue in failed),
     )
+
+
+def batches(chunks: list[Chunk], size: int) -> Iterator[list[list[Chunk]]]:
+    """Consecutive whole papers (their chunks grouped) adding up to about `size` chunks."""
+    by_paper: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        by_paper.setdefault(c.paper_id, []).append(c)
+    batch: list[list[Chunk]] = []
+    for paper_chunks in by_paper.values():
+        batch.append(paper_chunks)
+        if sum(len(p) for p in batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def store_batch(
+    batch: list[list[Chunk]], store: Store, embedder: Embedder
+) -> list[tuple[str, Issue]]:
+    """Embeds and writes a batch of papers; returns (paper id, Issue) for each paper refused."""
+    chunks = [c for p in batch for c in p]
+    vectors = dict(
+        zip([c.id for c in chunks], embedder.embed([c.text for c in chunks]), strict=True)
+    )
+    try:
+        store.upsert(chunks, [vectors[c.id] for c in chunks])
+        return []
+    except StoreError as e:
+        store.count()  # a store that no longer answers raises here: that fails the run
+        if len(batch) == 1:
+            return [(batch[0][0].paper_id, _refused(batch[0][0], e))]
+    failed = []
+    for paper in batch:  # the store answers: find which papers it refuses
+        try:
+            store.upsert(paper, [vectors[c.id] for c in paper])
+        except StoreError as e:
+            failed.append((paper[0].paper_id, _refused(paper[0], e)))
+    return failed
+
+
+def _refused(c: Chunk, e: StoreError) -> Issue:
+    msg = f"paper {c.title[:60]!r} was not stored ({e}); the next `rag ingest` retries it"
+    return Issue(", ".join(c.sources), 0, msg)

@@ -78,3 +78,59 @@ def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="RAG_DATA_DIR"):
         run_ingest(Settings(data_dir=blocker / "data"), progress=False)
+
+
+INNOCENT = {
+    "title": "Innocent",
+    "abstract": "This innocent paper sits in the same file as the repeated one and should be "
+    "ingested whatever happens to its neighbour.",
+}
+REPEATED = {"title": "Rep", "abstract": "We study foo with bar and baz on many datasets. " * 60}
+
+
+def test_a_repeated_abstract_is_stored_once_and_costs_no_neighbour(tmp_path: Path) -> None:
+    """Issue #10.1: two identical chunks of one paper had one id and failed the whole batch."""
+    settings = Settings(data_dir=tmp_path / "data")
+    corpus = write_jsonl(tmp_path / "r.jsonl", [INNOCENT, REPEATED])
+    parsed, summary = run_ingest(settings, [corpus], progress=False)
+    assert summary.failed == ()
+    chunks = open_retriever(settings).store.all_chunks()
+    assert {c.title for c in chunks} == {"Innocent", "Rep"}
+    rep = sorted((c for c in chunks if c.title == "Rep"), key=lambda c: c.position)
+    assert len({c.passage for c in rep}) == len(rep)  # each passage once
+    assert [c.position for c in rep] == list(range(len(rep)))
+
+
+class FakePoisonEmbedder:
+    """The real embedder, except that texts with POISON get a vector of the wrong size: a real
+    Chroma then refuses the batch holding them (pure plumbing for the per-paper fallback)."""
+
+    def __init__(self, real) -> None:
+        self.real, self.name = real, real.name
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return [
+            [0.1, 0.2, 0.3] if "POISON" in t else v for t, v in zip(texts, self.real.embed(texts))
+        ]
+
+
+def test_a_paper_the_store_refuses_costs_only_itself(tmp_path: Path, embedder) -> None:
+    from rag.index.embed import TokenCounter, packaged_model_dir
+    from rag.index.ingest import ingest
+    from rag.sources.loader import load_corpus
+
+    rows = [
+        {"title": f"Paper {k}", "abstract": f"Paper {k} studies routing. " + ABSTRACT}
+        for k in range(3)
+    ]
+    rows[1]["title"] = "POISON paper"
+    parsed = load_corpus([write_jsonl(tmp_path / "p.jsonl", rows)])
+    settings = Settings(data_dir=tmp_path / "data")
+    store = open_store(settings, embedder, create=True)
+    summary = ingest(
+        parsed.papers, store, FakePoisonEmbedder(embedder), TokenCounter(packaged_model_dir()),
+        settings.chunk, batch_size=64, progress=False,
+    )  # fmt: skip
+    assert {c.title for c in store.all_chunks()} == {"Paper 0", "Paper 2"}
+    assert len(summary.failed) == 1 and "'POISON paper' was not stored" in str(summary.failed[0])
+    assert summary.added == store.count()
