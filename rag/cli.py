@@ -49,7 +49,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         _err(str(issue))
     print(f"parsed: {parsed.summary()}")
     print(f"stored: {summary}")
-    return EXIT_RUN_ERROR if summary.failed else 0
+    if summary.failed:
+        return EXIT_RUN_ERROR
+    if not parsed.papers and parsed.rejected:
+        _err("error: no paper could be read from the input (see above); nothing was ingested")
+        return EXIT_CONFIG_ERROR
+    return 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,7 +12,7 @@ from rag.sources.identity import paper_id
 from rag.sources.jsonl import parse_jsonl
 from rag.sources.listing import parse_listing
 from rag.sources.records import Entry, Issue, Paper, ParseResult
-from rag.sources.text import decode
+from rag.sources.text import PDF_NOTE, binary_reason, decode
 
 SUFFIXES = (".txt", ".jsonl")
 
@@ -35,6 +35,9 @@ def parse_file(path: Path) -> tuple[list[Entry], list[Issue]]:
         data = path.read_bytes()
     except OSError as e:
         raise CorpusError(f"cannot read corpus file {path}: {e.strerror}") from e
+    reason = PDF_NOTE if path.suffix.casefold() == ".pdf" else binary_reason(data)
+    if reason:
+        return [], [Issue(path.name, 0, f"binary file ({reason}); not a text listing — skipped")]
     text, issues = decode(data, path.name)
     if not text.strip():
         return [], [*issues, Issue(path.name, 0, "empty file; nothing to ingest", "warning")]

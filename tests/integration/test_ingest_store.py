@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,7 +114,8 @@ class FakePoisonEmbedder:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         return [
-            [0.1, 0.2, 0.3] if "POISON" in t else v for t, v in zip(texts, self.real.embed(texts))
+            [0.1, 0.2, 0.3] if "POISON" in t else v
+            for t, v in zip(texts, self.real.embed(texts), strict=True)
         ]
 
 
@@ -134,3 +139,37 @@ def test_a_paper_the_store_refuses_costs_only_itself(tmp_path: Path, embedder) -
     assert {c.title for c in store.all_chunks()} == {"Paper 0", "Paper 2"}
     assert len(summary.failed) == 1 and "'POISON paper' was not stored" in str(summary.failed[0])
     assert summary.added == store.count()
+
+
+def rag_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAG_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "rag.cli", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_binary_files_are_refused_and_the_text_files_beside_them_ingested(tmp_path: Path) -> None:
+    """Issue #10.2: `rag ingest some.pdf` or random bytes stored hundreds of junk papers."""
+    noise = tmp_path / "g.txt"
+    noise.write_bytes(random.Random(1).randbytes(100_000))
+    pdf = tmp_path / "some.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n" + random.Random(2).randbytes(5000))
+    only = rag_cli(tmp_path / "d1", "ingest", "-q", str(noise))
+    assert only.returncode == 2, only.stderr
+    assert only.stderr.splitlines()[0] == (
+        "g.txt: error: binary file (NUL bytes); not a text listing — skipped"
+    )
+    assert "0 unique papers" in only.stdout
+    good = write_jsonl(
+        tmp_path / "good.jsonl", [{"title": "Routing Experts", "abstract": ABSTRACT}]
+    )
+    mixed = rag_cli(tmp_path / "d2", "ingest", "-q", str(pdf), str(noise), str(good))
+    assert mixed.returncode == 0, mixed.stderr
+    assert "some.pdf: error: binary file (a PDF" in mixed.stderr
+    titles = {
+        c.title for c in open_store(Settings(data_dir=tmp_path / "d2"), _Named()).all_chunks()
+    }
+    assert titles == {"Routing Experts"}
+
+
+class _Named:
+    name = "local:all-MiniLM-L6-v2"

@@ -1,5 +1,6 @@
 """Parser behaviour on both listing layouts, JSONL, and each kind of broken input."""
 
+import random
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,41 @@ def test_bundled_seed_corpus_counts() -> None:
     result = load_corpus([Path(__file__).parents[2] / "data" / "corpus"])
     assert (result.files, result.entries, len(result.papers)) == (4, 601, 519)
     assert result.rejected == 0
+
+
+MINIMAL_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+BINARIES = {
+    "random.txt": bytes(random.Random(7).randrange(256) for _ in range(100_000)),
+    "paper.pdf": MINIMAL_PDF,
+    "renamed-pdf.txt": MINIMAL_PDF,
+    "figure.txt": b"\x89PNG\r\n\x1a\n" + bytes(200),
+    "notes.txt": b"PK\x03\x04" + b"word/document.xml" * 20,
+    "utf16.txt": spaced(A1, ABS1).encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARIES))
+def test_binary_files_are_refused_with_one_line_and_the_rest_is_read(
+    tmp_path: Path, name: str
+) -> None:
+    """Issue #10.2: binary input was read as text and stored hundreds of junk papers."""
+    bad = write(tmp_path, name, BINARIES[name])
+    good = write(tmp_path, "good.txt", spaced(A1, ABS1))
+    result = load_corpus([bad, good])
+    assert [p.title for p in result.papers] == [A1]
+    refused = [i for i in result.issues if i.file == name]
+    assert len(refused) == 1 and refused[0].severity == "error" and refused[0].line == 0
+    assert str(refused[0]).startswith(f"{name}: error: binary file (")
+    assert str(refused[0]).endswith("not a text listing — skipped")
+    assert "\n" not in str(refused[0])
+
+
+def test_a_pdf_is_refused_with_what_to_do_instead(tmp_path: Path) -> None:
+    result = load_corpus([write(tmp_path, "paper.pdf", MINIMAL_PDF)])
+    assert result.papers == [] and "PDFs are not read yet" in result.issues[0].message
+
+
+def test_latin1_prose_is_text_with_a_warning_not_binary(tmp_path: Path) -> None:
+    text = spaced("Étude des modèles", "Les modèles à experts épars sont étudiés ici. " * 4)
+    result = load_corpus([write(tmp_path, "fr.txt", text.encode("latin-1"))])
+    assert len(result.papers) == 1 and [i.severity for i in result.issues] == ["warning"]

@@ -34,7 +34,7 @@ from rag.sources.jsonl import parse_jsonl
 from rag.sources.listing import DATE_LINE, HEADER_LINES, parse_listing
 from rag.sources.loader import load_corpus, parse_file
 from rag.sources.records import Entry, Issue, ParseResult
-from rag.sources.text import ABSTRACT_MIN_CHARS, LINE_MAX_CHARS, decode
+from rag.sources.text import ABSTRACT_MIN_CHARS, LINE_MAX_CHARS, binary_reason, decode
 
 FUZZ = settings(
     max_examples=200,
@@ -276,12 +276,22 @@ def parse_bytes(data: bytes, suffix: str) -> tuple[str, list[Entry], list[Issue]
     return decode(data, path.name)[0], entries, issues
 
 
+def check_refused(name: str, entries: list[Entry], issues: list[Issue]) -> None:
+    """A binary file is refused whole: no entry, one error for the file, nothing else."""
+    assert entries == [] and len(issues) == 1, issues
+    assert (issues[0].file, issues[0].line, issues[0].severity) == (name, 0, "error")
+    assert issues[0].message.startswith("binary file (")
+
+
 def prop_random_bytes(data: bytes) -> None:
     check_decode(data, "fuzz")
     found: list[Issue] = []
     for suffix, check in ((".txt", check_listing), (".jsonl", check_jsonl)):
         text, entries, issues = parse_bytes(data, suffix)
-        check(text, f"fuzz{suffix}", entries, issues)
+        if binary_reason(data):
+            check_refused(f"fuzz{suffix}", entries, issues)
+        else:
+            check(text, f"fuzz{suffix}", entries, issues)
         found += issues
     _count("random_bytes", found)
 
@@ -322,7 +332,11 @@ def prop_non_utf8(case: tuple[Listing, list[tuple[int, bytes]], bool]) -> None:
     decoded = check_decode(data, "bad.txt")
     assert inserts or decoded == text
     _, entries, issues = parse_bytes(data, ".txt")
-    check_listing(decoded, "fuzz.txt", entries, issues)
+    if binary_reason(data):  # a few bad bytes and (next to) nothing else
+        assert not case[0][1], "a listing with a record and a few bad bytes is text"
+        check_refused("fuzz.txt", entries, issues)
+    else:
+        check_listing(decoded, "fuzz.txt", entries, issues)
     _count("non_utf8", issues)
 
 
@@ -425,6 +439,20 @@ def prop_huge_lines(case: tuple[int, bool, str]) -> None:
     _count("huge_lines", issues)
 
 
+def prop_text_is_not_binary(text: str) -> None:
+    """Text (any script, emoji, tabs and line ends; no C0 controls) is never refused as binary."""
+    assert binary_reason(text.encode()) is None, text[:80]
+    _count("text_not_binary", [])
+
+
+prose = st.text(
+    st.one_of(
+        st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), st.sampled_from("\t\n\r")
+    ),
+    max_size=400,
+).filter(lambda t: "%PDF-" not in t and not t.startswith(("GIF8", "7z", "SQLite")))
+
+
 @dataclass(frozen=True)
 class Property:
     strategy: st.SearchStrategy[Any]
@@ -449,6 +477,7 @@ PROPERTIES: dict[str, Property] = {
         prop_non_utf8,
     ),
     "jsonl": Property(jsonl_texts, prop_jsonl),
+    "text_not_binary": Property(prose, prop_text_is_not_binary),
     "load_corpus": Property(corpus_cases, prop_load_corpus),
     "huge_lines": Property(
         st.tuples(st.integers(LINE_MAX_CHARS + 1, 10**6), st.booleans(), titles),
@@ -501,6 +530,12 @@ def test_non_utf8_bytes_are_reported_at_the_first_bad_byte(case: Any) -> None:
 @given(PROPERTIES["jsonl"].strategy)
 def test_jsonl_lines_are_each_accepted_or_reported(text: str) -> None:
     prop_jsonl(text)
+
+
+@FUZZ
+@given(PROPERTIES["text_not_binary"].strategy)
+def test_text_in_any_script_is_never_taken_for_binary(text: str) -> None:
+    prop_text_is_not_binary(text)
 
 
 @FUZZ
