@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.errors import StoreError
 from rag.index.chunking import Chunk, chunk_paper
@@ -51,7 +51,15 @@ def chunk_all(papers: list[Paper], cfg: ChunkSettings, count: Callable[[str], in
 
 
 def plan(chunks: list[Chunk], existing: dict[str, tuple[str, str]]) -> tuple[list, list, list]:
-    """(chunks to embed, chunks whose sources changed, stale chunk ids of re-ingested papers)."""
+    """(chunks to embed, chunks whose sources changed, stale chunk ids of re-ingested papers).
+
+    A paper's sources are the union of those already stored and this run's: ingesting one file
+    never takes away the files a paper was seen in before."""
+    before = stored_sources(existing)
+    chunks = [
+        replace(c, sources=tuple(dict.fromkeys((*before.get(c.paper_id, ()), *c.sources))))
+        for c in chunks
+    ]
     wanted = {c.id for c in chunks}
     papers = {c.paper_id for c in chunks}
     new = [c for c in chunks if c.id not in existing]
@@ -60,6 +68,14 @@ def plan(chunks: list[Chunk], existing: dict[str, tuple[str, str]]) -> tuple[lis
     ]
     stale = [cid for cid, (pid, _) in existing.items() if pid in papers and cid not in wanted]
     return new, relabel, stale
+
+
+def stored_sources(existing: dict[str, tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Paper id → the sources on its stored chunks, in the order first stored."""
+    out: dict[str, dict[str, None]] = {}
+    for pid, sources in existing.values():
+        out.setdefault(pid, {}).update(dict.fromkeys(json.loads(sources)))
+    return {pid: tuple(s) for pid, s in out.items()}
 
 
 def ingest(

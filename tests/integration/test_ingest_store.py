@@ -173,3 +173,23 @@ def test_binary_files_are_refused_and_the_text_files_beside_them_ingested(tmp_pa
 
 class _Named:
     name = "local:all-MiniLM-L6-v2"
+
+
+def test_sources_add_up_across_runs(tmp_path: Path) -> None:
+    """Issue #10.3: a second run with another file replaced the paper's sources instead."""
+    settings = Settings(data_dir=tmp_path / "data")
+    good = write_jsonl(
+        tmp_path / "good.jsonl", [{"title": "Routing Experts", "abstract": ABSTRACT}]
+    )
+    dump = tmp_path / "dump.txt"
+    dump.write_text(f"Routing Experts\n\n{ABSTRACT}\n")
+    run_ingest(settings, [good], progress=False)
+    _, summary = run_ingest(settings, [dump], progress=False)
+    assert summary.added == 0 and summary.updated == summary.chunks
+    hits = open_retriever(settings).search("sparse experts routing").hits
+    assert hits[0].sources == ("good.jsonl", "dump.txt")
+    _, again = run_ingest(settings, [good], progress=False)  # nothing to change, nothing lost
+    assert again.updated == 0
+    assert {c.sources for c in open_retriever(settings).store.all_chunks()} == {
+        ("good.jsonl", "dump.txt")
+    }
