@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConfigError, RagError
+from rag.errors import ConfigError, IndexDamagedError, RagError
 from rag.settings import Settings
 
 EXIT_RUN_ERROR = 1
@@ -42,7 +42,16 @@ def read_questions(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.wiring import run_ingest
+    from rag.wiring import run_ingest, run_rebuild
+
+    if args.rebuild:
+        if args.paths:
+            raise ConfigError(
+                "--rebuild re-embeds the stored chunks and reads no files; "
+                "run `rag ingest FILES` after it"
+            )
+        print(f"rebuilt: {run_rebuild(settings, progress=not args.quiet)}")
+        return 0
 
     parsed, summary = run_ingest(settings, [Path(p) for p in args.paths], progress=not args.quiet)
     for issue in [*parsed.issues, *summary.failed]:
@@ -92,9 +101,13 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
         "retrieval_mode": settings.retrieval.mode,
         "llm": settings.llm.base_url or "local (packaged Qwen2.5-Coder-1.5B via llama.cpp)",
     }
+    status = 0
     try:
         r = open_retriever(settings)
         info.update(chunks=r.chunk_count, papers=r.paper_count)
+    except IndexDamagedError as e:  # the metadata still counts; the index does not answer
+        info.update({"chunks": e.chunks} if e.chunks is not None else {}, store_status=str(e))
+        status = EXIT_RUN_ERROR
     except RagError as e:
         info["store_status"] = str(e)
     if args.json:
@@ -102,7 +115,7 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for k, v in info.items():
             print(f"{k:>18}: {v}")
-    return 0
+    return status
 
 
 def _render(event: Any, out: Any) -> None:
@@ -236,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest", help="parse, chunk, embed and store papers")
     ing.add_argument("paths", nargs="*", help="files or folders (default: the bundled corpus)")
     ing.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ing.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="re-embed the stored chunks into a fresh vector index (repairs a damaged one)",
+    )
     s = sub.add_parser("search", help="retrieve papers for a question")
     s.add_argument("question", nargs="?", default="")
     s.add_argument("-k", type=int, default=None, help="papers to return")

@@ -10,6 +10,7 @@ RagError
     │       ├── WorkerMemoryError    it ran out of its address-space limit
     │       └── WorkerCrashError     it died (signal, hard crash) or raised something unexpected
     ├── StoreError         the vector store is missing, locked, read-only or unreachable
+    │   └── IndexDamagedError   its vector index answers for fewer chunks than it holds
     ├── EmbeddingError     the embedder cannot be loaded or reached
     ├── ModelError         the packaged GGUF cannot be assembled
     └── LLMError
@@ -60,6 +61,15 @@ class WorkerCrashError(WorkerError):
 
 class StoreError(RunError):
     pass
+
+
+class IndexDamagedError(StoreError):
+    """The collection's documents are there but its vector index is damaged or incomplete;
+    `rag ingest --rebuild` re-embeds them into a fresh one."""
+
+    def __init__(self, message: str, chunks: int | None = None) -> None:
+        super().__init__(message)
+        self.chunks = chunks  # what the metadata holds, when it could still be counted
 
 
 class EmbeddingError(RunError):

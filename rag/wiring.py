@@ -18,6 +18,7 @@ from rag.sources.records import ParseResult
 if TYPE_CHECKING:
     from rag.answer.engine import AnswerEngine
     from rag.answer.query_engine import CitedQueryEngine
+    from rag.index.repair import RebuildSummary
     from rag.llm.client import ChatClient
 
 
@@ -58,6 +59,14 @@ def run_ingest(
             progress,
         )
     return parsed, summary
+
+
+def run_rebuild(settings: Settings, progress: bool = True) -> RebuildSummary:
+    """`rag ingest --rebuild`: the stored chunks re-embedded into a fresh vector index."""
+    from rag.index.repair import rebuild_index
+
+    with writer_lock(settings):
+        return rebuild_index(settings, embedder_for(settings), settings.chroma.batch_size, progress)
 
 
 def build_engine(

@@ -89,6 +89,7 @@ def ingest(
 ) -> IngestSummary:
     from rag.progress import progress as progress_bar
 
+    store.check_index()  # writing into a damaged index would hide the damage, not repair it
     chunks = chunk_all(papers, cfg, count_tokens)
     existing = store.chunk_index()
     new, relabel, stale = plan(chunks, existing)

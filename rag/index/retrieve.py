@@ -80,6 +80,7 @@ class Retriever:
         self._loading = threading.Lock()
 
     def load(self) -> None:
+        self.store.check_index()  # first: a damaged index can fail the metadata reads too
         chunks = self.store.all_chunks()
         if not chunks:
             raise StoreError(f"the store at {self.store.location} is empty; run `rag ingest`")

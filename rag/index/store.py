@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from rag.errors import ConfigError, StoreError
+from rag.errors import ConfigError, IndexDamagedError, StoreError
 from rag.index.chunking import Chunk
 from rag.settings import Settings
 
@@ -106,19 +106,23 @@ def writer_lock(settings: Settings) -> Iterator[None]:
 class Store:
     """One collection of chunks, named from the settings that shape the vectors."""
 
-    def __init__(self, collection: Any, location: str) -> None:
+    def __init__(self, collection: Any, location: str, client: Any = None) -> None:
         self.collection = collection
         self.location = location
+        self.client = client
+
+    @staticmethod
+    def open_client(settings: Settings, create: bool = False) -> Any:
+        if settings.chroma.url:
+            return _http_client(settings.chroma.url)
+        return _persistent_client(chroma_dir(settings), create)
 
     @classmethod
     def open(cls, settings: Settings, embedder_name: str, create: bool = False) -> Store:
-        client = (
-            _http_client(settings.chroma.url)
-            if settings.chroma.url
-            else _persistent_client(chroma_dir(settings), create)
-        )
+        client = cls.open_client(settings, create)
         name = settings.collection_name()
         try:
+            _refuse_half_rebuilt(client, name, describe_location(settings))
             col = _collection(client, name, embedder_name, create)
         except (StoreError, ConfigError):
             raise
@@ -126,10 +130,30 @@ class Store:
             raise StoreError(
                 f"cannot open collection {name} at {describe_location(settings)}: {e}"
             ) from e
-        return cls(col, describe_location(settings))
+        return cls(col, describe_location(settings), client)
 
     def count(self) -> int:
-        return int(self.collection.count())
+        return int(self._call(self.collection.count))
+
+    def check_index(self) -> None:
+        """IndexDamagedError unless the vector index answers for every chunk the collection holds:
+        a query with a stored chunk's own vector, asking for all of them, must return all of them.
+        (Chroma 1.5.9 answers a query on a deleted or truncated HNSW folder from its recent-write
+        log alone, so a damaged index otherwise looks like bad retrieval, not like an error.)"""
+        n: int | None = None
+        try:
+            n = int(self.collection.count())
+            if n == 0:
+                return
+            probe = self.collection.get(limit=1, include=["embeddings"])
+            got = self.collection.query(
+                query_embeddings=[list(probe["embeddings"][0])], n_results=n, include=["distances"]
+            )
+        except Exception as e:  # any chroma failure here means the index cannot be read
+            raise damaged(self.location, f"Chroma: {str(e).splitlines()[0][:160]}", n) from e
+        found = len(got["ids"][0])
+        if found < n:
+            raise damaged(self.location, f"it answers for {found:,} of {n:,} chunks", n)
 
     def chunk_index(self) -> dict[str, tuple[str, str]]:
         """chunk id → (paper id, sources as stored): what ingestion diffs against."""
@@ -144,6 +168,17 @@ class Store:
         for ids, metas, docs in self._pages(include=["metadatas", "documents"]):
             out.extend(to_stored(c, m, d) for c, m, d in zip(ids, metas, docs, strict=True))
         return out
+
+    def records(self) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        """(ids, metadatas, documents) pages, as stored: what a rebuild copies."""
+        return self._pages(include=["metadatas", "documents"])
+
+    def add(
+        self, ids: list[str], vectors: list[list[float]], metas: list[Any], docs: list[Any]
+    ) -> None:
+        self._call(
+            self.collection.add, ids=ids, embeddings=vectors, metadatas=metas, documents=docs
+        )
 
     def _pages(self, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
         offset = 0
@@ -180,6 +215,28 @@ class Store:
             raise StoreError(f"vector store operation failed at {self.location}: {e}") from e
 
 
+def damaged(location: str, why: str, chunks: int | None = None) -> IndexDamagedError:
+    return IndexDamagedError(
+        f"the vector index at {location} is damaged or incomplete ({why}); "
+        "run `rag ingest --rebuild` to re-embed the stored chunks into a fresh index",
+        chunks,
+    )
+
+
+REBUILDING = ".rebuild"  # a fresh collection being filled by `rag ingest --rebuild`
+REPLACED = ".old"  # the collection a rebuild replaces, until the fresh one has its name
+
+
+def _refuse_half_rebuilt(client: Any, name: str, location: str) -> None:
+    """A rebuild interrupted between its two renames leaves the chunks under name + REPLACED."""
+    names = {c.name for c in client.list_collections()}
+    if name not in names and name + REPLACED in names:
+        raise StoreError(
+            f"an interrupted `rag ingest --rebuild` left the chunks at {location} in "
+            f"{name + REPLACED}; run `rag ingest --rebuild` again to finish it"
+        )
+
+
 def _collection(client: Any, name: str, embedder_name: str, create: bool) -> Any:
     if not create:
         try:
@@ -187,12 +244,7 @@ def _collection(client: Any, name: str, embedder_name: str, create: bool) -> Any
         except Exception as e:  # NotFoundError / ValueError depending on the client kind
             raise StoreError(f"collection {name} does not exist; run `rag ingest` first") from e
     else:
-        col = client.get_or_create_collection(
-            name,
-            embedding_function=None,  # we always pass vectors; chroma's default would download
-            metadata={"embedder": embedder_name},
-            configuration={"hnsw": {"space": "cosine"}},
-        )
+        col = create_collection(client, name, embedder_name)
     stored = (col.metadata or {}).get("embedder")
     if stored and stored != embedder_name:
         raise ConfigError(
@@ -200,6 +252,15 @@ def _collection(client: Any, name: str, embedder_name: str, create: bool) -> Any
             "mixing embedders in one collection is refused"
         )
     return col
+
+
+def create_collection(client: Any, name: str, embedder_name: str) -> Any:
+    return client.get_or_create_collection(
+        name,
+        embedding_function=None,  # we always pass vectors; chroma's default would download
+        metadata={"embedder": embedder_name},
+        configuration={"hnsw": {"space": "cosine"}},
+    )
 
 
 def chunk_metadata(c: Chunk) -> dict[str, str | int]:
