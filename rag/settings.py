@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.resources import corpus_dir
 
+# Longest title or abstract (and listing line) accepted: a 5 MB abstract is 27,000 chunks, about
+# an hour of embedding and a gigabyte of memory, for what is certainly not an abstract.
+DEFAULT_MAX_RECORD_CHARS = 20_000
+
 
 def _cfg(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, extra="ignore", frozen=True)
@@ -121,6 +125,13 @@ class UISettings(BaseSettings):
 
 class SourceSettings(BaseSettings):
     model_config = _cfg("RAG_SOURCES_")
+    max_record_chars: int = Field(
+        DEFAULT_MAX_RECORD_CHARS,
+        ge=1000,
+        description="Longest title or abstract accepted, in characters (whitespace collapsed), "
+        "in every format; also the longest line of a listing dump. Longer records are rejected "
+        "with an issue.",
+    )
     max_pdf_pages: int = Field(
         1000, ge=1, description="Pages read from one PDF; later pages are skipped with a warning."
     )

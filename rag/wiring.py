@@ -45,7 +45,7 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retr
 def run_ingest(
     settings: Settings, paths: Sequence[Path] = (), progress: bool = True
 ) -> tuple[ParseResult, IngestSummary]:
-    parsed = load_corpus(list(paths) or [settings.corpus_dir])
+    parsed = load_corpus(list(paths) or [settings.corpus_dir], settings.sources)
     embedder = embedder_for(settings)
     with writer_lock(settings):
         store = open_store(settings, embedder, create=True)

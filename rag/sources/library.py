@@ -26,7 +26,7 @@ from rag.sources.csljson import parse_csljson
 from rag.sources.pdf import read_pdf
 from rag.sources.records import Entry, Issue
 from rag.sources.ris import parse_ris
-from rag.sources.text import decode
+from rag.sources.text import admit, decode
 
 __all__ = ["LIBRARY_SUFFIXES", "read_export", "read_library_file", "read_pdf", "with_attachment"]
 
@@ -43,7 +43,9 @@ LIBRARY_SUFFIXES = (".pdf", *EXPORT_PARSERS)
 def read_library_file(path: Path, settings: SourceSettings) -> tuple[list[Entry], list[Issue]]:
     suffix = path.suffix.casefold()
     if suffix == ".pdf":
-        return read_pdf(path, settings)
+        entries, issues = read_pdf(path, settings)
+        kept, too_long = admit(entries, settings.max_record_chars)
+        return kept, issues + too_long
     if suffix in EXPORT_PARSERS:
         return read_export(path, settings)
     raise ConfigError(f"{path.name}: not a library file; use one of {', '.join(LIBRARY_SUFFIXES)}")
@@ -66,7 +68,8 @@ def read_export(path: Path, settings: SourceSettings) -> tuple[list[Entry], list
         issues += found
         if done:
             kept.append(done)
-    return kept, sorted(issues, key=lambda i: i.line)
+    kept, too_long = admit(kept, settings.max_record_chars)
+    return kept, sorted(issues + too_long, key=lambda i: i.line)
 
 
 def with_attachment(

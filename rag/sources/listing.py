@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
+from rag.settings import DEFAULT_MAX_RECORD_CHARS
 from rag.sources.records import Entry, Issue, clean
-from rag.sources.text import ABSTRACT_MIN_CHARS, LINE_MAX_CHARS, NEWLINE
+from rag.sources.text import ABSTRACT_MIN_CHARS, NEWLINE
 
 HEADER_LINES = frozenset(
     {
@@ -49,20 +50,23 @@ def _looks_like_abstract(line: str) -> bool:
     return len(line) > TITLE_MAX_CHARS
 
 
-def parse_listing(text: str, name: str) -> tuple[list[Entry], list[Issue]]:
-    """Title / abstract pairs from one listing dump, with an issue per rejected line."""
+def parse_listing(
+    text: str, name: str, max_chars: int = DEFAULT_MAX_RECORD_CHARS
+) -> tuple[list[Entry], list[Issue]]:
+    """Title / abstract pairs from one listing dump, with an issue per rejected line; a line
+    over `max_chars` (SourceSettings.max_record_chars) is rejected."""
     lines = _content_lines(text)
     entries: list[Entry] = []
     issues: list[Issue] = []
     i = 0
     while i < len(lines):
         n, line = lines[i]
-        problem = _title_problem(line)
+        problem = _title_problem(line, max_chars)
         if problem:
             issues.append(Issue(name, n, problem))
             i += 1
             continue
-        i, entry, issue = _read_abstract(lines, i, name)
+        i, entry, issue = _read_abstract(lines, i, name, max_chars)
         if entry:
             entries.append(entry)
         if issue:
@@ -70,18 +74,22 @@ def parse_listing(text: str, name: str) -> tuple[list[Entry], list[Issue]]:
     return entries, issues
 
 
-def _title_problem(line: str) -> str | None:
+def _limit(max_chars: int) -> str:
+    return f"limit {max_chars:,}: RAG_SOURCES_MAX_RECORD_CHARS"
+
+
+def _title_problem(line: str, max_chars: int) -> str | None:
     if _is_header(line):
         return f"header-like line {line!r} where a title should be; skipped"
-    if len(line) > LINE_MAX_CHARS:
-        return f"line of {len(line):,} characters (limit {LINE_MAX_CHARS:,}); skipped"
+    if len(line) > max_chars:
+        return f"line of {len(line):,} characters ({_limit(max_chars)}); skipped"
     if _looks_like_abstract(line):
         return f"abstract-like line ({len(line)} chars) with no title before it; skipped"
     return None
 
 
 def _read_abstract(
-    lines: list[tuple[int, str]], i: int, name: str
+    lines: list[tuple[int, str]], i: int, name: str, max_chars: int
 ) -> tuple[int, Entry | None, Issue | None]:
     """lines[i] is a title; returns (next index, entry or None, issue or None)."""
     n, title = lines[i]
@@ -90,10 +98,10 @@ def _read_abstract(
     m, abstract = lines[i + 1]
     if _is_header(abstract):
         return i + 2, None, Issue(name, n, f"title {title[:60]!r} is followed by a header line")
-    if len(abstract) > LINE_MAX_CHARS:
+    if len(abstract) > max_chars:
         msg = (
             f"abstract of {title[:60]!r} has {len(abstract):,} characters "
-            f"(limit {LINE_MAX_CHARS:,}); rejected"
+            f"({_limit(max_chars)}); rejected"
         )
         return i + 2, None, Issue(name, m, msg)
     if not _looks_like_abstract(abstract):

@@ -8,11 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.settings import DEFAULT_MAX_RECORD_CHARS, SourceSettings
 from rag.sources.identity import paper_id
 from rag.sources.jsonl import parse_jsonl
 from rag.sources.listing import parse_listing
 from rag.sources.records import Entry, Issue, Paper, ParseResult
-from rag.sources.text import PDF_NOTE, binary_reason, decode
+from rag.sources.text import PDF_NOTE, admit, binary_reason, decode
 
 SUFFIXES = (".txt", ".jsonl")
 
@@ -30,7 +31,10 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def parse_file(path: Path) -> tuple[list[Entry], list[Issue]]:
+def parse_file(
+    path: Path, max_chars: int = DEFAULT_MAX_RECORD_CHARS
+) -> tuple[list[Entry], list[Issue]]:
+    """One file's entries, each within the size limit, and its issues (a binary file: one)."""
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -41,15 +45,19 @@ def parse_file(path: Path) -> tuple[list[Entry], list[Issue]]:
     text, issues = decode(data, path.name)
     if not text.strip():
         return [], [*issues, Issue(path.name, 0, "empty file; nothing to ingest", "warning")]
-    parse = parse_jsonl if path.suffix == ".jsonl" else parse_listing
-    entries, more = parse(text, path.name)
-    return entries, issues + more
+    if path.suffix == ".jsonl":
+        entries, more = parse_jsonl(text, path.name)
+    else:
+        entries, more = parse_listing(text, path.name, max_chars)
+    entries, too_long = admit(entries, max_chars)
+    return entries, sorted(issues + more + too_long, key=lambda i: i.line)
 
 
-def load_corpus(paths: Iterable[Path]) -> ParseResult:
+def load_corpus(paths: Iterable[Path], cfg: SourceSettings | None = None) -> ParseResult:
+    max_chars = (cfg or SourceSettings()).max_record_chars
     result = ParseResult()
     for path in expand_paths(paths):
-        entries, issues = parse_file(path)
+        entries, issues = parse_file(path, max_chars)
         result.files += 1
         result.entries += len(entries)
         result.issues.extend(issues)

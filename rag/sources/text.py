@@ -10,9 +10,8 @@ from __future__ import annotations
 import codecs
 import re
 
-from rag.sources.records import Issue
+from rag.sources.records import Entry, Issue
 
-LINE_MAX_CHARS = 20_000
 ABSTRACT_MIN_CHARS = 100
 # Line ends as an editor counts them. str.splitlines() also splits at \x0b, \x0c, \x1c-\x1e,
 # \x85, U+2028 and U+2029, which shifts every reported line number and cuts JSON strings apart.
@@ -69,3 +68,29 @@ def decode(data: bytes, name: str) -> tuple[str, list[Issue]]:
         at = bom + e.start  # offsets count from the start of the file, BOM included
         msg = f"non-UTF-8 byte 0x{data[at]:02x} at byte offset {at}; replaced with U+FFFD"
         return data[bom:].decode("utf-8", errors="replace"), [Issue(name, 0, msg, "warning")]
+
+
+def oversized(entry: Entry, max_chars: int) -> Issue | None:
+    """The rejection of a record whose title or abstract is over the one size limit
+    (SourceSettings.max_record_chars), whatever format it came from."""
+    for part, text in (("title", entry.title), ("abstract", entry.abstract)):
+        if len(text) > max_chars:
+            msg = (
+                f"{part} of {entry.title[:60]!r} has {len(text):,} characters (limit "
+                f"{max_chars:,}: RAG_SOURCES_MAX_RECORD_CHARS); rejected"
+            )
+            return Issue(entry.source, entry.line, msg)
+    return None
+
+
+def admit(entries: list[Entry], max_chars: int) -> tuple[list[Entry], list[Issue]]:
+    """Entries within the size limit, and an Issue for each one over it."""
+    kept: list[Entry] = []
+    issues: list[Issue] = []
+    for e in entries:
+        problem = oversized(e, max_chars)
+        if problem:
+            issues.append(problem)
+        else:
+            kept.append(e)
+    return kept, issues

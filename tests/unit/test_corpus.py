@@ -1,11 +1,13 @@
 """Parser behaviour on both listing layouts, JSONL, and each kind of broken input."""
 
+import json
 import random
 from pathlib import Path
 
 import pytest
 
 from rag.errors import CorpusError
+from rag.settings import Settings, SourceSettings
 from rag.sources.identity import paper_id
 from rag.sources.listing import parse_listing
 from rag.sources.loader import load_corpus
@@ -180,3 +182,27 @@ def test_latin1_prose_is_text_with_a_warning_not_binary(tmp_path: Path) -> None:
     text = spaced("Étude des modèles", "Les modèles à experts épars sont étudiés ici. " * 4)
     result = load_corpus([write(tmp_path, "fr.txt", text.encode("latin-1"))])
     assert len(result.papers) == 1 and [i.severity for i in result.issues] == ["warning"]
+
+
+def test_one_size_limit_from_settings_holds_for_every_format(tmp_path: Path) -> None:
+    """Issue #10.5: a 25k-character (or 5 MB) JSONL abstract was accepted and chunked."""
+    long = "Sparse experts route tokens. " * 900  # 26,100 characters
+    huge = "x " * 2_500_000  # 5 MB
+    rows = [{"title": "Long", "abstract": long}, {"title": "Huge", "abstract": huge}]
+    write(tmp_path, "a.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    write(tmp_path, "b.txt", spaced("Long Listing", long, A1, ABS1))
+    result = load_corpus([tmp_path])
+    assert [p.title for p in result.papers] == [A1]
+    assert [(i.file, i.line) for i in result.issues] == [
+        ("a.jsonl", 1),
+        ("a.jsonl", 2),
+        ("b.txt", 3),
+    ]
+    assert all("(limit 20,000: RAG_SOURCES_MAX_RECORD_CHARS)" in i.message for i in result.issues)
+    raised = load_corpus([tmp_path], SourceSettings(max_record_chars=30_000))
+    assert sorted(p.title for p in raised.papers) == sorted([A1, "Long", "Long Listing"])
+
+
+def test_the_size_limit_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_SOURCES_MAX_RECORD_CHARS", "50000")
+    assert Settings().sources.max_record_chars == 50_000

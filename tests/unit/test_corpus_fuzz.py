@@ -29,12 +29,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.errors import CorpusError
+from rag.settings import DEFAULT_MAX_RECORD_CHARS as LINE_MAX_CHARS
 from rag.sources.identity import paper_id
 from rag.sources.jsonl import parse_jsonl
 from rag.sources.listing import DATE_LINE, HEADER_LINES, parse_listing
 from rag.sources.loader import load_corpus, parse_file
 from rag.sources.records import Entry, Issue, ParseResult
-from rag.sources.text import ABSTRACT_MIN_CHARS, LINE_MAX_CHARS, binary_reason, decode
+from rag.sources.text import ABSTRACT_MIN_CHARS, binary_reason, decode
 
 FUZZ = settings(
     max_examples=200,
