@@ -24,6 +24,8 @@ class Chunk:
     passage: str  # the abstract part only: what is shown and quoted
     position: int
     sources: tuple[str, ...]
+    doi: str | None = None
+    external_id: str | None = None  # the record's own `id`, kept as a label
 
 
 def split_sentences(text: str) -> list[str]:
@@ -81,6 +83,8 @@ def chunk_paper(paper: Paper, max_tokens: int, overlap: int, count: TokenCounter
             passage=passage,
             position=pos,
             sources=paper.sources,
+            doi=paper.doi,
+            external_id=paper.external_id,
         )
         for pos, passage in enumerate(passages)
     ]

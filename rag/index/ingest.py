@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 from rag.errors import StoreError
 from rag.index.chunking import Chunk, chunk_paper
 from rag.index.embed import Embedder
-from rag.index.store import Store
+from rag.index.store import Store, StoredKey
 from rag.settings import ChunkSettings
+from rag.sources.identity import normalise_title
 from rag.sources.records import Issue, Paper
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def chunk_all(papers: list[Paper], cfg: ChunkSettings, count: Callable[[str], in
     return list({c.id: c for c in chunks}.values())
 
 
-def plan(chunks: list[Chunk], existing: dict[str, tuple[str, str]]) -> tuple[list, list, list]:
+def plan(chunks: list[Chunk], existing: dict[str, StoredKey]) -> tuple[list, list, list]:
     """(chunks to embed, chunks whose sources changed, stale chunk ids of re-ingested papers).
 
     A paper's sources are the union of those already stored and this run's: ingesting one file
@@ -64,17 +65,33 @@ def plan(chunks: list[Chunk], existing: dict[str, tuple[str, str]]) -> tuple[lis
     papers = {c.paper_id for c in chunks}
     new = [c for c in chunks if c.id not in existing]
     relabel = [
-        c for c in chunks if c.id in existing and existing[c.id][1] != json.dumps(list(c.sources))
+        c
+        for c in chunks
+        if c.id in existing and existing[c.id].sources != json.dumps(list(c.sources))
     ]
-    stale = [cid for cid, (pid, _) in existing.items() if pid in papers and cid not in wanted]
+    stale = [cid for cid, k in existing.items() if k.paper_id in papers and cid not in wanted]
     return new, relabel, stale
 
 
-def stored_sources(existing: dict[str, tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+def renamed(chunks: list[Chunk], existing: dict[str, StoredKey]) -> dict[str, StoredKey]:
+    """Stored chunks of a paper of this run kept under another id (an older identity rule, or an
+    `id` once taken for the paper id), re-attributed to the paper's id so they are replaced and
+    their sources kept. Matched by normalised title, never across two different DOIs."""
+    ids = {c.paper_id for c in chunks}
+    by_title = {(normalise_title(c.title)): c for c in chunks}
+    out: dict[str, StoredKey] = {}
+    for cid, k in existing.items():
+        c = by_title.get(normalise_title(k.title)) if k.paper_id not in ids else None
+        if c is not None and not (c.doi and k.doi and c.doi != k.doi):
+            out[cid] = k._replace(paper_id=c.paper_id)
+    return out
+
+
+def stored_sources(existing: dict[str, StoredKey]) -> dict[str, tuple[str, ...]]:
     """Paper id → the sources on its stored chunks, in the order first stored."""
     out: dict[str, dict[str, None]] = {}
-    for pid, sources in existing.values():
-        out.setdefault(pid, {}).update(dict.fromkeys(json.loads(sources)))
+    for k in existing.values():
+        out.setdefault(k.paper_id, {}).update(dict.fromkeys(json.loads(k.sources)))
     return {pid: tuple(s) for pid, s in out.items()}
 
 
@@ -91,7 +108,8 @@ def ingest(
 
     store.check_index()  # writing into a damaged index would hide the damage, not repair it
     chunks = chunk_all(papers, cfg, count_tokens)
-    existing = store.chunk_index()
+    stored = store.chunk_index()
+    existing = {**stored, **renamed(chunks, stored)}
     new, relabel, stale = plan(chunks, existing)
     log.info(
         "%d chunks, %d new, %d to relabel, %d stale",
@@ -109,7 +127,7 @@ def ingest(
     # Stale chunks go last: if the run dies before this, the paper still has its new chunks and
     # the next run removes the old ones. A paper whose new chunks were refused keeps its old ones.
     lost = {pid for pid, _ in failed}
-    gone = [cid for cid in stale if existing[cid][0] not in lost]
+    gone = [cid for cid in stale if existing[cid].paper_id not in lost]
     store.delete(gone)
     added = len(new) - sum(1 for c in new if c.paper_id in lost)
     return IngestSummary(

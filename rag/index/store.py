@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 from rag.errors import ConfigError, IndexDamagedError, StoreError
@@ -21,6 +21,15 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 PAGE = 2000
+
+
+class StoredKey(NamedTuple):
+    """What ingestion diffs against, per stored chunk."""
+
+    paper_id: str
+    sources: str  # JSON, as stored
+    title: str
+    doi: str | None
 
 
 @dataclass(frozen=True)
@@ -155,12 +164,15 @@ class Store:
         if found < n:
             raise damaged(self.location, f"it answers for {found:,} of {n:,} chunks", n)
 
-    def chunk_index(self) -> dict[str, tuple[str, str]]:
-        """chunk id → (paper id, sources as stored): what ingestion diffs against."""
-        out: dict[str, tuple[str, str]] = {}
+    def chunk_index(self) -> dict[str, StoredKey]:
+        """chunk id → its paper id, sources, title and DOI as stored."""
+        out: dict[str, StoredKey] = {}
         for ids, metas, _ in self._pages(include=["metadatas"]):
-            for cid, meta in zip(ids, metas, strict=True):
-                out[cid] = (str(meta["paper_id"]), str(meta.get("sources", "[]")))
+            for cid, m in zip(ids, metas, strict=True):
+                doi = str(m["doi"]) if m.get("doi") else None
+                out[cid] = StoredKey(
+                    str(m["paper_id"]), str(m.get("sources", "[]")), str(m.get("title", "")), doi
+                )
         return out
 
     def all_chunks(self) -> list[StoredChunk]:
@@ -264,12 +276,14 @@ def create_collection(client: Any, name: str, embedder_name: str) -> Any:
 
 
 def chunk_metadata(c: Chunk) -> dict[str, str | int]:
-    return {
+    meta: dict[str, str | int] = {
         "paper_id": c.paper_id,
         "title": c.title,
         "position": c.position,
         "sources": json.dumps(list(c.sources)),
     }
+    extra = {"doi": c.doi, "external_id": c.external_id}  # Chroma stores no None values
+    return meta | {k: v for k, v in extra.items() if v}
 
 
 def to_stored(cid: str, meta: dict[str, Any], doc: str | None) -> StoredChunk:

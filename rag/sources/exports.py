@@ -14,11 +14,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rag.sources.identity import normalise_doi
 from rag.sources.records import Entry, Issue, clean
 from rag.sources.text import ABSTRACT_MIN_CHARS
 
-_DOI = re.compile(r"10\.\d{4,9}/\S+")
-_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 # Rich-text and JATS markup that Zotero and Crossref leave in titles and abstracts: inline tags
 # vanish ("<i>calibrated</i>."), block tags become a space ("</jats:p><jats:p>").
@@ -47,12 +46,6 @@ class Record:
 
 def strip_markup(text: str) -> str:
     return clean(_BLOCK_TAG.sub(" ", _INLINE_TAG.sub("", text)))
-
-
-def normalise_doi(raw: str | None) -> str | None:
-    """'https://doi.org/10.1/x' and 'doi:10.1/x' → '10.1/x'; anything not a DOI → None."""
-    text = _DOI_PREFIX.sub("", clean(raw or ""))
-    return text.rstrip(".,;") if _DOI.fullmatch(text) else None
 
 
 def year_in(text: object) -> int | None:

@@ -1,9 +1,11 @@
-"""JSONL: one paper per line (`title`, `abstract`; optional `id`, `url`, `authors`, `year`)."""
+"""JSONL: one paper per line (`title`, `abstract`; optional `id`, `doi`, `url`, `authors`,
+`year`). An `id` is the record's own label (see identity.py): kept, never its identity."""
 
 from __future__ import annotations
 
 import json
 
+from rag.sources.identity import normalise_doi
 from rag.sources.records import Entry, Issue, clean
 from rag.sources.text import ABSTRACT_MIN_CHARS, NEWLINE
 
@@ -45,6 +47,7 @@ def _jsonl_entry(obj: object, name: str, n: int) -> Entry:
         authors=tuple(str(a) for a in authors),
         year=int(year) if year is not None else None,
         given_id=str(obj["id"]) if obj.get("id") else None,
+        doi=normalise_doi(obj["doi"]) if isinstance(obj.get("doi"), str) else None,
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rag.errors import CorpusError
 from rag.settings import DEFAULT_MAX_RECORD_CHARS, SourceSettings
-from rag.sources.identity import paper_id
+from rag.sources.identity import normalise_doi, normalise_title, paper_id
 from rag.sources.jsonl import parse_jsonl
 from rag.sources.listing import parse_listing
 from rag.sources.records import Entry, Issue, Paper, ParseResult
@@ -66,22 +66,100 @@ def load_corpus(paths: Iterable[Path], cfg: SourceSettings | None = None) -> Par
 
 
 def merge(result: ParseResult, entries: Iterable[Entry]) -> None:
-    """Fold entries into unique papers: same title → one paper with several sources."""
-    index = {p.id: k for k, p in enumerate(result.papers)}
+    """Fold entries into unique papers by the rule in identity.py: same DOI, else (a DOI
+    missing on either side) same normalised title → one paper with several sources."""
+    index = _Index(result.papers)
     for e in entries:
-        pid = e.given_id or paper_id(e.title)
-        if pid not in index:
-            index[pid] = len(result.papers)
-            result.papers.append(_paper(pid, e))
-            continue
-        old = result.papers[index[pid]]
-        result.merged_duplicates += 1
-        if old.abstract != e.abstract:
-            msg = f"same title as {old.title[:60]!r} but a different abstract; kept the first"
+        e = replace(e, doi=normalise_doi(e.doi))
+        k = index.find(e)
+        if k is None:
+            index.add(_paper(index.new_id(e), e), result, e)
+        else:
+            _fold(result, k, e, index)
+
+
+class _Index:
+    """Where the papers of a run are, by DOI and by normalised title."""
+
+    def __init__(self, papers: list[Paper]) -> None:
+        self.papers = papers
+        self.by_doi: dict[str, int] = {}
+        self.by_title: dict[str, list[int]] = {}
+        self.by_label: dict[str, int] = {}
+        for k, p in enumerate(papers):
+            self._register(k, p)
+
+    def _register(self, k: int, p: Paper) -> None:
+        if p.doi:
+            self.by_doi.setdefault(p.doi, k)
+        self.by_title.setdefault(normalise_title(p.title), []).append(k)
+        if p.external_id:
+            self.by_label.setdefault(p.external_id, k)
+
+    def find(self, e: Entry) -> int | None:
+        if e.doi and e.doi in self.by_doi:
+            return self.by_doi[e.doi]
+        for k in self.by_title.get(normalise_title(e.title), []):
+            if not (e.doi and self.papers[k].doi):  # two different DOIs: two papers
+                return k
+        return None
+
+    def new_id(self, e: Entry) -> str:
+        """The title's id, unless a paper with that title (and another DOI) already has it."""
+        taken = bool(self.by_title.get(normalise_title(e.title)))
+        return paper_id(e.title, e.doi if taken else None)
+
+    def add(self, paper: Paper, result: ParseResult, e: Entry) -> None:
+        other = self.by_label.get(e.given_id or "")
+        if other is not None:
+            msg = (
+                f"id {e.given_id!r} is also given to {self.papers[other].title[:60]!r}; an id is "
+                "a label and does not merge papers: both kept"
+            )
             result.issues.append(Issue(e.source, e.line, msg, "warning"))
-        if e.source not in old.sources:
-            result.papers[index[pid]] = replace(old, sources=(*old.sources, e.source))
+        self.papers.append(paper)
+        self._register(len(self.papers) - 1, paper)
+
+    def update(self, k: int, paper: Paper) -> None:
+        """Paper k with a new source, perhaps a DOI or a label it lacked (its title is known)."""
+        self.papers[k] = paper
+        if paper.doi:
+            self.by_doi.setdefault(paper.doi, k)
+        if paper.external_id:
+            self.by_label.setdefault(paper.external_id, k)
+
+
+def _fold(result: ParseResult, k: int, e: Entry, index: _Index) -> None:
+    """Entry `e` is paper k seen again: a new source, and what the paper was missing."""
+    old = result.papers[k]
+    result.merged_duplicates += 1
+    if old.abstract != e.abstract:
+        same = "DOI" if e.doi and e.doi == old.doi else "title"
+        msg = f"same {same} as {old.title[:60]!r} but a different abstract; kept the first"
+        result.issues.append(Issue(e.source, e.line, msg, "warning"))
+    index.update(
+        k,
+        replace(
+            old,
+            sources=tuple(dict.fromkeys((*old.sources, e.source))),
+            doi=old.doi or e.doi,
+            external_id=old.external_id or e.given_id,
+        ),
+    )
 
 
 def _paper(pid: str, e: Entry) -> Paper:
-    return Paper(pid, e.title, e.abstract, (e.source,), e.url, e.authors, e.year)
+    return Paper(
+        pid,
+        e.title,
+        e.abstract,
+        (e.source,),
+        e.url,
+        e.authors,
+        e.year,
+        doi=e.doi,
+        venue=e.venue,
+        keywords=e.keywords,
+        pages=e.pages,
+        external_id=e.given_id,
+    )

@@ -27,6 +27,7 @@ class Paper:
     venue: str | None = None
     keywords: tuple[str, ...] = ()
     pages: tuple[PageText, ...] = ()  # full text by page, when a PDF was read
+    external_id: str | None = None  # the record's own `id`: a label, never its identity
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def test_ingesting_the_seed_corpus_twice_changes_nothing(
     assert len(parsed.papers) == 519
     assert (summary.added, summary.removed, summary.updated) == (0, 0, 0)
     assert store.chunk_index() == before
-    assert len({pid for pid, _ in before.values()}) == 519
+    assert len({k.paper_id for k in before.values()}) == 519
 
 
 def test_changed_abstract_replaces_its_chunks(tmp_path: Path) -> None:
@@ -193,3 +193,34 @@ def test_sources_add_up_across_runs(tmp_path: Path) -> None:
     assert {c.sources for c in open_retriever(settings).store.all_chunks()} == {
         ("good.jsonl", "dump.txt")
     }
+
+
+def test_one_paper_by_title_and_by_id_across_runs_and_store_formats(tmp_path: Path, embedder):
+    """Issue #10.6: a JSONL record with an `id` duplicated the paper ingested by title, and
+    titles differing by a zero-width space or soft hyphen filled the top 5 with one paper."""
+    from rag.index.embed import TokenCounter, packaged_model_dir
+    from rag.index.ingest import ingest
+    from rag.sources.records import Paper
+
+    settings = Settings(data_dir=tmp_path / "data")
+    # A store written under the old rule, where an `id` was the paper id.
+    old = Paper("42", "Routing Experts", ABSTRACT, ("old.jsonl",))
+    store = open_store(settings, embedder, create=True)
+    ingest(
+        [old], store, embedder, TokenCounter(packaged_model_dir()), settings.chunk, progress=False
+    )
+    dump = tmp_path / "dump.txt"
+    dump.write_text(
+        f"Routing\u00a0Experts\n\n{ABSTRACT}\n\nRout\u00ading Ex\u200bperts\n\n{ABSTRACT}\n"
+    )
+    run_ingest(settings, [dump], progress=False)
+    mine = write_jsonl(
+        tmp_path / "mine.jsonl", [{"id": "x-9", "title": "Routing Experts", "abstract": ABSTRACT}]
+    )
+    _, summary = run_ingest(settings, [mine], progress=False)
+    assert summary.added == 0
+    hits = open_retriever(settings).search("sparse experts routing tokens", top_k=5).hits
+    assert len(hits) == 1 and hits[0].title == "Routing Experts"
+    assert hits[0].sources == ("old.jsonl", "dump.txt", "mine.jsonl")
+    metas = store.collection.get(include=["metadatas"])["metadatas"]
+    assert {m.get("external_id") for m in metas} == {"x-9"}

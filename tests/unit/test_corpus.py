@@ -206,3 +206,56 @@ def test_one_size_limit_from_settings_holds_for_every_format(tmp_path: Path) -> 
 def test_the_size_limit_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_SOURCES_MAX_RECORD_CHARS", "50000")
     assert Settings().sources.max_record_chars == 50_000
+
+
+def test_titles_keep_their_symbols_and_lose_their_invisible_characters() -> None:
+    """Issue #10.6: C++/C# and emoji-only titles merged; ZWSP or soft hyphen split a paper."""
+    assert paper_id("C++ Compilers") != paper_id("C# Compilers") != paper_id("C Compilers")
+    assert paper_id("🔥") != paper_id("🚀") and paper_id("???") != paper_id("!!!")
+    assert paper_id("???") != paper_id("") and paper_id("🔥") == paper_id("🔥\ufe0f")
+    same = [
+        "Sparse Experts",
+        "Sparse\u200b Experts",
+        "Spar\u00adse Experts",
+        "\ufeffSPARSE experts",
+    ]
+    assert len({paper_id(t) for t in same}) == 1
+    assert paper_id("Eﬃcient Ｅxperts") == paper_id("Efficient Experts")  # NFKC: ligature, width
+
+
+def jsonl(*rows: dict) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def test_identity_rule_doi_then_title_and_an_id_is_a_label(tmp_path: Path) -> None:
+    write(tmp_path, "a.jsonl", jsonl(
+        {"title": "C++ Compilers", "abstract": ABS1},
+        {"title": "C# Compilers", "abstract": ABS2},
+        {"title": "🔥", "abstract": ABS1, "id": "7"},
+        {"title": "🚀", "abstract": ABS2, "id": "7"},  # shares an id: still another paper
+        {"title": "Sparse\u200bExperts", "abstract": ABS1, "id": "mine-1"},
+        {"title": "Same DOI, other title", "abstract": ABS1, "doi": "https://doi.org/10.1234/ABC"},
+        {"title": "Same title", "abstract": ABS1, "doi": "10.1234/one"},
+        {"title": "Same title", "abstract": ABS2, "doi": "10.1234/two"},
+    ))  # fmt: skip
+    write(tmp_path, "b.txt", spaced("SparseExperts", ABS1, "Other Title", ABS1))
+    write(
+        tmp_path, "c.jsonl", jsonl({"title": "Other title", "abstract": ABS1, "doi": "10.1234/abc"})
+    )
+    result = load_corpus([tmp_path])
+    titles = sorted(p.title for p in result.papers)
+    assert titles == sorted(
+        ["C++ Compilers", "C# Compilers", "🔥", "🚀", "Sparse\u200bExperts",
+         "Same DOI, other title", "Same title", "Same title", "Other Title"]
+    )  # fmt: skip
+    by_title = {p.title: p for p in result.papers}
+    sparse = by_title["Sparse\u200bExperts"]
+    assert sparse.sources == ("a.jsonl", "b.txt") and sparse.external_id == "mine-1"
+    assert sparse.id == paper_id("SparseExperts")  # the title's id, not the label
+    # c.jsonl's record has that DOI and Other Title's title: the DOI decides
+    assert by_title["Same DOI, other title"].sources == ("a.jsonl", "c.jsonl")
+    assert by_title["Other Title"].sources == ("b.txt",)
+    assert len({p.id for p in result.papers}) == len(result.papers)
+    warnings = [i.message for i in result.issues]
+    assert any("id '7' is also given to '🔥'" in m for m in warnings)
+    assert not any("C++" in m or "C#" in m for m in warnings)

@@ -20,7 +20,7 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.errors import CorpusError
+from rag.index.ingest import batches, chunk_all
 from rag.settings import DEFAULT_MAX_RECORD_CHARS as LINE_MAX_CHARS
+from rag.settings import ChunkSettings
 from rag.sources.identity import paper_id
 from rag.sources.jsonl import parse_jsonl
 from rag.sources.listing import DATE_LINE, HEADER_LINES, parse_listing
 from rag.sources.loader import load_corpus, parse_file
-from rag.sources.records import Entry, Issue, ParseResult
+from rag.sources.records import Entry, Issue, Paper, ParseResult
 from rag.sources.text import ABSTRACT_MIN_CHARS, binary_reason, decode
 
 FUZZ = settings(
@@ -347,11 +349,40 @@ def prop_jsonl(text: str) -> None:
     _count("jsonl", issues)
 
 
-# A corpus folder: files of (kind, records) where a record is (title no., variant, abstract no.).
+# Invisible characters a title picks up when copied from a PDF or a web page.
+FORMAT_CHARS = [
+    "\u200b",
+    "\u00ad",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u200e",
+    "\u202a",
+    "\ufe0f",
+]
+VARIANTS: list[Callable[[str], str]] = [
+    lambda t: t,
+    str.upper,
+    lambda t: f"{t} !",
+    lambda t: t.replace(" ", "   "),
+    lambda t: t[:1] + "\u200b" + t[1:] + "\u00ad",  # zero-width space, soft hyphen
+    lambda t: "\ufeff" + t.replace(" ", "\u2060 ", 1),  # byte-order mark, word joiner
+]
+# A corpus folder: files of (kind, records) where a record is
+# (title no., variant, abstract no., id no. or None).
 corpus_files = st.lists(
     st.tuples(
         st.sampled_from(["txt", "jsonl", "empty", "junk"]),
-        st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(0, 2)), max_size=5),
+        st.lists(
+            st.tuples(
+                st.integers(0, 2),
+                st.integers(0, len(VARIANTS) - 1),
+                st.integers(0, 2),
+                st.one_of(st.none(), st.integers(0, 1)),  # a JSONL `id`, shared across papers
+            ),
+            max_size=5,
+        ),
         st.binary(max_size=200),
     ),
     min_size=1,
@@ -367,14 +398,18 @@ corpus_cases = st.tuples(
 
 def variant(title: str, k: int) -> str:
     """Spellings that normalise to the same paper id (mostly: some letters upper-case oddly)."""
-    return [title, title.upper(), f"{title} !", title.replace(" ", "   ")][k]
+    return VARIANTS[k](title)
 
 
-def render(kind: str, records: list[tuple[str, str]], junk: bytes) -> bytes:
+def render(kind: str, records: list[tuple[str, str, int | None]], junk: bytes) -> bytes:
     if kind == "txt":
-        return "\n\n".join(f"{t}\n\n{a}" for t, a in records).encode()
+        return "\n\n".join(f"{t}\n\n{a}" for t, a, _ in records).encode()
     if kind == "jsonl":
-        return "\n".join(json.dumps({"title": t, "abstract": a}) for t, a in records).encode()
+        rows = [
+            {"title": t, "abstract": a} | ({} if i is None else {"id": f"id{i}"})
+            for t, a, i in records
+        ]
+        return "\n".join(json.dumps(r) for r in rows).encode()
     return b"" if kind == "empty" else junk
 
 
@@ -382,7 +417,7 @@ def write_corpus(folder: Path, case: CorpusCase) -> list[Path]:
     pool_t, pool_a, files, _ = case
     paths = []
     for k, (kind, recs, junk) in enumerate(files):
-        records = [(variant(pool_t[t], v), pool_a[a]) for t, v, a in recs]
+        records = [(variant(pool_t[t], v), pool_a[a], i) for t, v, a, i in recs]
         path = folder / f"{k:02d}.{'jsonl' if kind == 'jsonl' else 'txt'}"
         path.write_bytes(render(kind, records, junk))
         paths.append(path)
@@ -395,7 +430,7 @@ def check_duplicates(result: ParseResult, entries: list[Entry]) -> None:
     first: dict[str, Entry] = {}
     conflicts = 0
     for e in entries:
-        pid = e.given_id or paper_id(e.title)
+        pid = paper_id(e.title)  # no DOIs here; an `id` never decides (identity.py)
         assert e.source in papers[pid].sources
         if pid in first and first[pid].abstract != e.abstract:
             conflicts += 1
@@ -440,6 +475,56 @@ def prop_huge_lines(case: tuple[int, bool, str]) -> None:
     _count("huge_lines", issues)
 
 
+def prop_identity_ignores_format_characters(case: tuple[str, list[tuple[int, str]]]) -> None:
+    """A title is the same paper whatever invisible characters it picked up, and keeps the
+    symbols that tell papers apart."""
+    title, inserts = case
+    spelled = title
+    for at, ch in inserts:
+        spelled = spelled[: at % (len(spelled) + 1)] + ch + spelled[at % (len(spelled) + 1) :]
+    assert paper_id(spelled) == paper_id(title), (title, spelled)
+    assert len({paper_id(f"{title} C++"), paper_id(f"{title} C#"), paper_id(f"{title} C")}) == 3
+    _count("identity", [])
+
+
+def prop_jsonl_lines_do_not_depend_on_each_other(text: str) -> None:
+    """No record is lost (or changed) because of another line of its file."""
+    whole, _ = parse_jsonl(text, "f.jsonl")
+    alone = []
+    for n, line in enumerate(NEWLINE.split(text), start=1):
+        alone += [replace(e, line=n) for e in parse_jsonl(line, "f.jsonl")[0]]
+    assert whole == alone
+    _count("jsonl_independent", [])
+
+
+_TOKENS: list[Any] = []
+
+
+def count_tokens(text: str) -> int:
+    if not _TOKENS:
+        from rag.index.embed import TokenCounter, packaged_model_dir
+
+        _TOKENS.append(TokenCounter(packaged_model_dir()))
+    return int(_TOKENS[0](text))
+
+
+def prop_every_paper_keeps_its_chunks(case: list[tuple[str, str, int]]) -> None:
+    """However papers repeat themselves or each other, each gets its chunks, every chunk id is
+    unique (Chroma refuses a batch with a duplicate) and each paper sits in one batch."""
+    papers = [
+        Paper(paper_id(t), t, a * k, ("f.jsonl",)) for t, a, k in case
+    ]  # a paper given twice (same id) is chunked once
+    chunks = chunk_all(papers, ChunkSettings(max_tokens=64), count_tokens)
+    assert len({c.id for c in chunks}) == len(chunks)
+    assert {c.paper_id for c in chunks} == {p.id for p in papers}
+    grouped = [[c.paper_id for c in paper] for batch in batches(chunks, 8) for paper in batch]
+    assert all(len(set(g)) == 1 for g in grouped) and len(grouped) == len({p.id for p in papers})
+    assert sorted(c.id for b in batches(chunks, 8) for p in b for c in p) == sorted(
+        c.id for c in chunks
+    )
+    _count("chunks", [])
+
+
 def prop_text_is_not_binary(text: str) -> None:
     """Text (any script, emoji, tabs and line ends; no C0 controls) is never refused as binary."""
     assert binary_reason(text.encode()) is None, text[:80]
@@ -479,6 +564,23 @@ PROPERTIES: dict[str, Property] = {
     ),
     "jsonl": Property(jsonl_texts, prop_jsonl),
     "text_not_binary": Property(prose, prop_text_is_not_binary),
+    "identity": Property(
+        st.tuples(
+            titles,
+            st.lists(st.tuples(st.integers(0, 400), st.sampled_from(FORMAT_CHARS)), max_size=6),
+        ),
+        prop_identity_ignores_format_characters,
+    ),
+    "jsonl_independent": Property(jsonl_texts, prop_jsonl_lines_do_not_depend_on_each_other),
+    "chunks": Property(
+        st.lists(
+            st.tuples(titles, sized_text(ABSTRACT_MIN_CHARS, 400), st.integers(1, 4)),
+            min_size=1,
+            max_size=5,
+        ),
+        prop_every_paper_keeps_its_chunks,
+        0.25,
+    ),
     "load_corpus": Property(corpus_cases, prop_load_corpus),
     "huge_lines": Property(
         st.tuples(st.integers(LINE_MAX_CHARS + 1, 10**6), st.booleans(), titles),
@@ -531,6 +633,24 @@ def test_non_utf8_bytes_are_reported_at_the_first_bad_byte(case: Any) -> None:
 @given(PROPERTIES["jsonl"].strategy)
 def test_jsonl_lines_are_each_accepted_or_reported(text: str) -> None:
     prop_jsonl(text)
+
+
+@FUZZ
+@given(PROPERTIES["identity"].strategy)
+def test_identity_is_stable_under_unicode_format_characters(case: Any) -> None:
+    prop_identity_ignores_format_characters(case)
+
+
+@FUZZ
+@given(PROPERTIES["jsonl_independent"].strategy)
+def test_no_jsonl_record_is_lost_because_of_another(text: str) -> None:
+    prop_jsonl_lines_do_not_depend_on_each_other(text)
+
+
+@settings(FUZZ, max_examples=int(200 * PROPERTIES["chunks"].share))
+@given(PROPERTIES["chunks"].strategy)
+def test_no_paper_loses_its_chunks_because_of_another(case: Any) -> None:
+    prop_every_paper_keeps_its_chunks(case)
 
 
 @FUZZ
