@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError, IndexDamagedError, RagError
-from rag.settings import Settings
+from rag.settings import Settings, load_settings
 
 EXIT_RUN_ERROR = 1
 EXIT_CONFIG_ERROR = 2
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(logging.INFO if chatty else logging.WARNING)
     exit_on_sigterm()
     try:
-        return COMMANDS[args.command](args, Settings())
+        return COMMANDS[args.command](args, load_settings())
     except ConfigError as e:
         _err(f"error: {e}")
         return EXIT_CONFIG_ERROR

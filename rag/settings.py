@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.errors import ConfigError
 from rag.resources import corpus_dir
 
 # Longest title or abstract (and listing line) accepted: a 5 MB abstract is 27,000 chunks, about
@@ -168,6 +170,17 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
     sources: SourceSettings = Field(default_factory=SourceSettings)
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir_given(cls, value: Any) -> Any:
+        # Path("") is ".": the store would be written into whatever the current directory is.
+        if isinstance(value, str | Path) and not str(value).strip():
+            raise ValueError(
+                "it is empty; give a directory, or unset it for the default "
+                "~/.local/share/rag-papers"
+            )
+        return Path(value).expanduser() if isinstance(value, str) else value
+
     def index_fingerprint(self) -> str:
         """What shapes the vectors: changing any of it selects another collection."""
         shape = f"{self.embed.backend}|{self.embed.model}|{self.chunk.max_tokens}|" + str(
@@ -188,3 +201,83 @@ class Settings(BaseSettings):
             self.answer.model_dump_json(),
         ]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+SECTIONS: tuple[type[BaseSettings], ...] = (
+    Settings,
+    ChromaSettings,
+    EmbedSettings,
+    ChunkSettings,
+    RetrievalSettings,
+    LLMSettings,
+    AnswerSettings,
+    UISettings,
+    SourceSettings,
+)
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad value is one ConfigError line naming the
+    variable, the value and what is allowed (entry points turn it into exit status 2)."""
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        raise ConfigError(describe_error(e)) from e
+    check_data_dir(settings)
+    return settings
+
+
+def check_data_dir(settings: Settings) -> None:
+    """A data dir that is a file is a setting to fix (mkdir would only say "File exists")."""
+    d = settings.data_dir
+    if d.exists() and not d.is_dir():
+        raise ConfigError(
+            f"RAG_DATA_DIR={str(d)!r} is not valid: it is a file, not a directory; "
+            "give a directory (it is created if missing)"
+        )
+
+
+def describe_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    section = next((c for c in SECTIONS if c.__name__ == e.title), Settings)
+    name = str(err["loc"][0]) if err["loc"] else ""
+    field = section.model_fields.get(name)
+    env = str(section.model_config.get("env_prefix", "")) + name.upper()
+    secret = field is not None and "SecretStr" in str(field.annotation)
+    value = "…" if secret else repr(err.get("input"))
+    if err["type"] == "value_error":
+        why = str(err["msg"]).removeprefix("Value error, ")
+    else:
+        why = f"expected {allowed(field)}" if field else str(err["msg"])
+    more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    return f"{env}={value} is not valid: {why}{more}"
+
+
+def allowed(field: FieldInfo) -> str:
+    """What a field accepts, in words: 'an integer between 1 and 50', 'one of a, b'."""
+    ann: Any = field.annotation
+    if get_origin(ann) is not Literal and get_args(ann):  # X | None
+        ann = next(a for a in get_args(ann) if a is not type(None))
+    if get_origin(ann) is Literal:
+        return "one of " + ", ".join(str(a) for a in get_args(ann))
+    noun = {int: "an integer", float: "a number", bool: "true or false", Path: "a path"}
+    return noun.get(ann, "text") + _bounds(field)
+
+
+def _bounds(field: FieldInfo) -> str:
+    b = {
+        k: getattr(m, k) for m in field.metadata for k in ("ge", "gt", "le", "lt") if hasattr(m, k)
+    }
+    if "ge" in b and "le" in b:
+        return f" between {b['ge']:g} and {b['le']:g}"
+    parts = [
+        f"{word} {b[k]:g}"
+        for k, word in (
+            ("ge", "of at least"),
+            ("gt", "above"),
+            ("le", "of at most"),
+            ("lt", "below"),
+        )
+        if k in b
+    ]
+    return " " + " and ".join(parts) if parts else ""

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from rag.errors import ConfigError, IndexDamagedError, StoreError
 from rag.index.chunking import Chunk
-from rag.settings import Settings
+from rag.settings import Settings, check_data_dir
 
 log = logging.getLogger(__name__)
 PAGE = 2000
@@ -90,6 +90,7 @@ def writer_lock(settings: Settings) -> Iterator[None]:
     if settings.chroma.url:
         yield  # the server serialises writes itself
         return
+    check_data_dir(settings)
     lock_path = settings.data_dir / "write.lock"
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +125,7 @@ class Store:
     def open_client(settings: Settings, create: bool = False) -> Any:
         if settings.chroma.url:
             return _http_client(settings.chroma.url)
+        check_data_dir(settings)
         return _persistent_client(chroma_dir(settings), create)
 
     @classmethod

@@ -54,7 +54,7 @@ def parse_file(
 
 
 def load_corpus(paths: Iterable[Path], cfg: SourceSettings | None = None) -> ParseResult:
-    max_chars = (cfg or SourceSettings()).max_record_chars
+    max_chars = cfg.max_record_chars if cfg else DEFAULT_MAX_RECORD_CHARS
     result = ParseResult()
     for path in expand_paths(paths):
         entries, issues = parse_file(path, max_chars)
