@@ -8,7 +8,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +24,59 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def read_questions(path: Path) -> Iterator[dict[str, Any]]:
-    """One JSON object per line with a `question` field; other fields are passed through."""
+@dataclass(frozen=True)
+class BatchLine:
+    """One line of a question file: the object as given, or why it cannot be run."""
+
+    n: int
+    item: dict[str, Any]  # other fields are passed through to the output
+    error: str | None = None
+
+
+def read_questions(path: Path, max_chars: int) -> list[BatchLine]:
+    """One JSON object per line with a `question` field. A bad line is kept with its error,
+    so it is reported in its place and the later lines still run."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read question file {path}: {e}") from e
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}:{n}: not JSON ({e.msg})") from e
-        if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
-            raise ConfigError(f"{path}:{n}: expected an object with a string field 'question'")
-        yield obj
+    return [_batch_line(n, line, max_chars) for n, line in enumerate(lines, 1) if line.strip()]
+
+
+def _batch_line(n: int, line: str, max_chars: int) -> BatchLine:
+    from rag.question import check_question
+
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as e:
+        return BatchLine(n, {}, f"not JSON ({getattr(e, 'msg', e)})")
+    if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+        item = obj if isinstance(obj, dict) else {}
+        return BatchLine(n, item, "expected an object with a string field 'question'")
+    try:
+        check_question(obj["question"], max_chars)
+    except ConfigError as e:
+        return BatchLine(n, obj, str(e))
+    return BatchLine(n, obj)
+
+
+def _batch(args: argparse.Namespace, settings: Settings) -> list[BatchLine]:
+    if args.file:
+        lines = read_questions(Path(args.file), settings.answer.max_question_chars)
+        if not lines:
+            raise ConfigError(f"{args.file} holds no questions (one JSON object per line)")
+        return lines
+    return [BatchLine(0, {"question": args.question})]  # checked where it is used: exit 2
+
+
+def _report_bad(line: BatchLine, args: argparse.Namespace) -> None:
+    """A bad line: an error object in its place in the JSON stream, else a line on stderr."""
+    assert line.error is not None
+    if args.json:
+        error = {**line.item, "line": line.n, "error": line.error}
+        print(json.dumps(error, ensure_ascii=False), flush=True)
+    else:
+        _err(f"{args.file}:{line.n}: error: {line.error}")
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,15 +108,23 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from rag.schema import search_output
     from rag.wiring import open_retriever
 
+    lines = _batch(args, settings)
     retriever = open_retriever(settings)
-    items = read_questions(Path(args.file)) if args.file else [{"question": args.question}]
-    for item in items:
-        out = search_output(retriever.search(item["question"], args.k, args.mode))
+    for line in lines:
+        if line.error:
+            _report_bad(line, args)
+            continue
+        out = search_output(retriever.search(line.item["question"], args.k, args.mode))
         if args.json:
-            print(json.dumps({**item, **out.model_dump()}, ensure_ascii=False), flush=True)
+            print(json.dumps({**line.item, **out.model_dump()}, ensure_ascii=False), flush=True)
         else:
             _print_hits(out)
-    return 0
+    return _batch_status(lines)
+
+
+def _batch_status(lines: list[BatchLine]) -> int:
+    """2 when some lines were bad input (each reported); a run-time failure exits 1 earlier."""
+    return EXIT_CONFIG_ERROR if any(line.error for line in lines) else 0
 
 
 def _print_hits(out: Any) -> None:
@@ -165,21 +211,28 @@ def _with_engine(settings: Settings, work: Callable[[Any], int]) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.schema import ask_output
 
-    items = list(read_questions(Path(args.file))) if args.file else [{"question": args.question}]
+    lines = _batch(args, settings)
     if not args.file:  # refused before the model is started
         from rag.question import check_question
 
         check_question(args.question, settings.answer.max_question_chars)
+    if all(line.error for line in lines):  # nothing to answer: the model is not started
+        for line in lines:
+            _report_bad(line, args)
+        return _batch_status(lines)
 
     def work(engine: Any) -> int:
-        for item in items:
-            answer = _answer_one(engine, item["question"], None, args)
+        for line in lines:
+            if line.error:
+                _report_bad(line, args)
+                continue
+            answer = _answer_one(engine, line.item["question"], None, args)
             if args.json:
                 out = ask_output(answer, settings.llm.model, settings.fingerprint()).model_dump()
-                print(json.dumps({**item, **out}, ensure_ascii=False), flush=True)
+                print(json.dumps({**line.item, **out}, ensure_ascii=False), flush=True)
             else:
                 _print_answer(answer)
-        return 0
+        return _batch_status(lines)
 
     return _with_engine(settings, work)
 

@@ -77,3 +77,36 @@ def test_search_file_passes_fields_through(corpus_settings: Settings, tmp_path) 
 def test_empty_question_is_a_clear_error_not_a_traceback(corpus_settings: Settings) -> None:
     out = run_cli(corpus_settings, "search", "   ")
     assert out.returncode == 2 and "empty" in out.stderr and "Traceback" not in out.stderr
+
+
+BATCH = [
+    '{"question": "QLoRA finetuning of quantized models", "qid": "a"}',
+    "{not json",
+    '{"question": "   ", "qid": "c"}',
+    '{"qid": "d"}',
+    "",
+    '{"question": "instruction pre-training", "qid": "e"}',
+]
+
+
+def test_search_file_reports_each_bad_line_and_runs_the_rest(
+    corpus_settings: Settings, tmp_path
+) -> None:
+    """Issue #10.8: the batch stopped at the first bad line; later questions never ran."""
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text("\n".join(BATCH) + "\n")
+    out = run_cli(corpus_settings, "search", "--json", "-k", "1", "--file", str(qfile))
+    assert out.returncode == 2, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r.get("qid") for r in rows] == ["a", None, "c", "d", "e"]
+    assert [r.get("line") for r in rows] == [None, 2, 3, 4, None]
+    assert rows[1]["error"].startswith("not JSON (") and "empty" in rows[2]["error"]
+    assert rows[4]["results"][0]["title"].startswith("Instruction Pre-Training")
+    text = run_cli(corpus_settings, "search", "-k", "1", "--file", str(qfile))
+    assert text.returncode == 2
+    assert [ln.split(": error: ")[0] for ln in text.stderr.splitlines()] == [
+        f"{qfile}:2",
+        f"{qfile}:3",
+        f"{qfile}:4",
+    ]
+    assert text.stdout.count("instruction pre-training  (") == 1  # the last question ran
