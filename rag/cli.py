@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError, IndexDamagedError, RagError
-from rag.settings import Settings, load_settings
+from rag.question import check_count, check_question
+from rag.settings import MAX_SOURCES, MAX_TOP_K, Settings, load_settings
 
 EXIT_RUN_ERROR = 1
 EXIT_CONFIG_ERROR = 2
@@ -44,8 +45,6 @@ def read_questions(path: Path, max_chars: int) -> list[BatchLine]:
 
 
 def _batch_line(n: int, line: str, max_chars: int) -> BatchLine:
-    from rag.question import check_question
-
     try:
         obj = json.loads(line)
     except (json.JSONDecodeError, RecursionError) as e:
@@ -108,6 +107,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from rag.schema import search_output
     from rag.wiring import open_retriever
 
+    check_count(args.k, MAX_TOP_K)
     lines = _batch(args, settings)
     retriever = open_retriever(settings)
     for line in lines:
@@ -211,10 +211,9 @@ def _with_engine(settings: Settings, work: Callable[[Any], int]) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.schema import ask_output
 
+    check_count(args.k, MAX_SOURCES)
     lines = _batch(args, settings)
     if not args.file:  # refused before the model is started
-        from rag.question import check_question
-
         check_question(args.question, settings.answer.max_question_chars)
     if all(line.error for line in lines):  # nothing to answer: the model is not started
         for line in lines:
@@ -239,6 +238,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from rag.answer.conversation import Conversation
+
+    check_count(args.k, MAX_SOURCES)
 
     def work(engine: Any) -> int:
         conv = Conversation()
@@ -309,18 +310,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s = sub.add_parser("search", help="retrieve papers for a question")
     s.add_argument("question", nargs="?", default="")
-    s.add_argument("-k", type=int, default=None, help="papers to return")
+    s.add_argument("-k", type=int, default=None, help=f"papers to return (1-{MAX_TOP_K})")
     s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     s.add_argument("--json", action="store_true")
     s.add_argument("--file", help="JSONL with a `question` per line; one result per line")
     a = sub.add_parser("ask", help="answer a question with cited papers")
     a.add_argument("question", nargs="?", default="")
-    a.add_argument("-k", type=int, default=None, help="papers given to the model")
+    a.add_argument(
+        "-k", type=int, default=None, help=f"papers given to the model (1-{MAX_SOURCES})"
+    )
     a.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     a.add_argument("--json", action="store_true")
     a.add_argument("--file", help="JSONL with a `question` per line; one answer per line")
     c = sub.add_parser("chat", help="a conversation in the terminal")
-    c.add_argument("-k", type=int, default=None, help="papers given to the model")
+    c.add_argument(
+        "-k", type=int, default=None, help=f"papers given to the model (1-{MAX_SOURCES})"
+    )
     c.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     i = sub.add_parser("info", help="store location, counts, embedder, fingerprint")
     i.add_argument("--json", action="store_true")

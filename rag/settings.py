@@ -21,6 +21,8 @@ from rag.resources import corpus_dir
 # Longest title or abstract (and listing line) accepted: a 5 MB abstract is 27,000 chunks, about
 # an hour of embedding and a gigabyte of memory, for what is certainly not an abstract.
 DEFAULT_MAX_RECORD_CHARS = 20_000
+MAX_TOP_K = 50  # papers one search returns at most (`rag search -k`, RAG_RETRIEVAL_TOP_K)
+MAX_SOURCES = 10  # papers one answer is given at most (`rag ask -k`, RAG_ANSWER_MAX_SOURCES)
 
 
 def _cfg(prefix: str) -> SettingsConfigDict:
@@ -66,7 +68,7 @@ class RetrievalSettings(BaseSettings):
     mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="hybrid = reciprocal-rank fusion of dense and BM25."
     )
-    top_k: int = Field(5, ge=1, le=50, description="Papers returned (and given to the LLM).")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Papers returned (and given to the LLM).")
     candidates: int = Field(30, ge=1, description="Chunks each retriever returns before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
 
@@ -99,7 +101,9 @@ class AnswerSettings(BaseSettings):
         600, ge=100, description="Uncached prompt budget: sources + question (prefill ~50 tok/s)."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
-    max_sources: int = Field(4, ge=1, le=10, description="Papers given to the LLM per answer.")
+    max_sources: int = Field(
+        4, ge=1, le=MAX_SOURCES, description="Papers given to the LLM per answer."
+    )
     abstain_override_min: float = Field(
         0.55,
         description="If the model abstains although the best source is at least this similar, "

@@ -18,8 +18,8 @@ from rag.answer.prompts import ABSTAIN_PHRASE, Prompts, safe
 from rag.index.embed import Embedder
 from rag.index.retrieve import PaperHit, Retrieval, Retriever
 from rag.llm.client import ChatClient, ChatTurn, Usage
-from rag.question import check_question
-from rag.settings import AnswerSettings
+from rag.question import check_count, check_question
+from rag.settings import MAX_SOURCES, AnswerSettings
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class AnswerEngine:
         start = time.perf_counter()
         q = check_question(question, self.cfg.max_question_chars)
         standalone = condense(q, conv)
-        n = max_sources or self.cfg.max_sources
+        n = check_count(max_sources, MAX_SOURCES) or self.cfg.max_sources
         retrieval = self.retriever.search(
             standalone, top_k=max(n, self.retriever.cfg.top_k), mode=mode
         )

@@ -14,8 +14,8 @@ from rag.errors import StoreError
 from rag.index.bm25 import BM25Index
 from rag.index.embed import Embedder
 from rag.index.store import Store, StoredChunk
-from rag.question import check_question
-from rag.settings import RetrievalSettings
+from rag.question import check_count, check_question
+from rag.settings import MAX_TOP_K, RetrievalSettings
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +116,13 @@ class Retriever:
     def search(self, question: str, top_k: int | None = None, mode: str | None = None) -> Retrieval:
         """Papers for `question` (checked: empty or oversized is a QuestionError)."""
         q = check_question(question, self.max_question_chars)
+        k = check_count(top_k, MAX_TOP_K) or self.cfg.top_k
         bm25 = self._ensure_loaded()
         mode = mode or self.cfg.mode
         start = time.perf_counter()
         dense = self._dense_search(q) if mode != "bm25" else []
         sparse = bm25.search(q, self.cfg.candidates) if mode != "dense" else []
-        hits = self._to_papers(q, dense, sparse, mode, top_k or self.cfg.top_k)
+        hits = self._to_papers(q, dense, sparse, mode, k)
         return Retrieval(q, hits, mode, (time.perf_counter() - start) * 1000)
 
     def _dense_search(self, question: str) -> list[tuple[str, float]]:

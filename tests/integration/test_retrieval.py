@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from rag.errors import ConfigError
 from rag.settings import Settings
 from tests.conftest import load_questions
 
@@ -110,3 +111,12 @@ def test_search_file_reports_each_bad_line_and_runs_the_rest(
         f"{qfile}:4",
     ]
     assert text.stdout.count("instruction pre-training  (") == 1  # the last question ran
+
+
+@pytest.mark.parametrize("k", [0, -1, 51])
+def test_the_retriever_refuses_a_bad_number_of_papers(retriever, k: int) -> None:
+    """Issue #10.9, for callers of the Python API and the eval: no silent default, no slicing."""
+    with pytest.raises(ConfigError, match=f"-k {k} is not valid"):
+        retriever.search("QLoRA", top_k=k)
+    hits = retriever.search("QLoRA", top_k=50).hits  # the most allowed; candidates bound it too
+    assert 5 < len(hits) <= 50 and len({h.paper_id for h in hits}) == len(hits)
