@@ -62,14 +62,32 @@ def _rows(path: Path) -> Iterable[tuple[int, dict[str, object]]]:
 
 
 def load_questions(path: Path = QUESTIONS_FILE) -> list[Question]:
-    try:
-        questions = [Question.model_validate(row) for _, row in _rows(path)]
-    except ValidationError as e:
-        raise ConfigError(f"{path}: not a question file ({e.error_count()} errors): {e}") from e
+    """The questions of a file; a bad line, an empty file or a repeated qid is one line."""
+    questions = [_question(path, n, row) for n, row in _rows(path)]
+    if not questions:
+        raise ConfigError(f"{path} holds no questions (one JSON object per line); nothing to do")
     qids = [q.qid for q in questions]
     if len(set(qids)) != len(qids):
-        raise ConfigError(f"{path}: duplicate qids; run eval/check_questions.py")
+        dup = next(q for q in qids if qids.count(q) > 1)
+        raise ConfigError(f"{path}: qid {dup!r} is used twice; run eval/check_questions.py")
     return questions
+
+
+def _question(path: Path, n: int, row: object) -> Question:
+    try:
+        return Question.model_validate(row)
+    except ValidationError as e:
+        raise ConfigError(f"{path}:{n}: not a question: {one_line(e)}") from e
+
+
+def one_line(e: ValidationError) -> str:
+    """The first problem of a validation error, as a short phrase (and how many more)."""
+    err = e.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "the line"
+    what = "missing" if err["type"] == "missing" else f"bad ({err['msg']})"
+    more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    need = ", ".join(Question.model_fields)
+    return f"field {field!r} {what}{more}; a question has {need}"
 
 
 def load_labels(path: Path = LABELS_FILE) -> list[LabelledPair]:

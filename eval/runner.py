@@ -101,6 +101,7 @@ def run_eval(opts: EvalOptions, base: Settings) -> EvalOutcome:
     from rag.eval.report import write_reports
 
     questions = take(load_questions(opts.questions), opts.limit)
+    missing = missing_gold_titles(questions, base)
     plans = [Plan(name, config_settings(name, base)) for name in dict.fromkeys(opts.configs)]
     out = opts.out or default_out_dir(opts.retrieval_only)
     wanted = [(p.name, opts.mode, p.fingerprint, q.qid) for q in questions for p in plans]
@@ -111,10 +112,23 @@ def run_eval(opts: EvalOptions, base: Settings) -> EvalOutcome:
             run_pending(todo, questions, plans, evaluate, out / RESULTS, opts.progress)
     records = select(wanted, load_records(out / RESULTS))
     summary = summarize(opts, base, plans, records, len(questions))
+    summary = summary.model_copy(update={"missing_gold_titles": missing})
     files = write_reports(out, summary, records)
     if opts.latest or (opts.latest is None and opts.mode == "full" and opts.limit is None):
         refresh_latest(files)
     return EvalOutcome(out, summary, files)
+
+
+def missing_gold_titles(questions: Sequence[Question], base: Settings) -> list[str]:
+    """Gold titles no stored paper has (by normalised title), in question order: someone else's
+    question set over another corpus scores 0 on them, which should not pass unremarked."""
+    from rag.sources.identity import normalise_title
+    from rag.wiring import embedder_for, open_store
+
+    stored = open_store(base, embedder_for(base)).chunk_index().values()
+    keys = {normalise_title(k.title) for k in stored}
+    gold = (t for q in questions for t in q.gold_titles)
+    return list(dict.fromkeys(t for t in gold if normalise_title(t) not in keys))
 
 
 def take(questions: Sequence[Question], limit: int | None) -> list[Question]:

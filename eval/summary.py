@@ -58,6 +58,7 @@ class RunSummary(BaseModel):
     matcher: list[dict[str, Any]]  # agreement with the labels, one row per min_overlap
     floors_checked: bool = False
     floor_failures: list[str] = []
+    missing_gold_titles: list[str] = []  # gold titles not in the store: their questions score 0
 
     def result(self, name: str) -> ConfigResult | None:
         return next((c for c in self.configs if c.name == name), None)

@@ -282,6 +282,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     )
     outcome = run_eval(opts, settings)
     print("\n".join(console_lines(outcome.summary, outcome.out_dir)))
+    missing = outcome.summary.missing_gold_titles
+    if missing:
+        shown = "; ".join(repr(t) for t in missing)
+        _err(f"warning: {len(missing)} gold titles are not in the store (scored 0): {shown}")
     for failure in outcome.summary.floor_failures:
         _err(f"below floor: {failure}")
     return EXIT_BELOW_FLOOR if outcome.summary.floor_failures else 0

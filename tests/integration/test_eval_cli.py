@@ -93,3 +93,29 @@ def test_someone_elses_question_file_gets_no_floors(corpus_settings: Settings, t
     assert (tmp_path / "o" / "report.md").is_file() and "below floor" not in done.stderr
     floored = run("--floors", str(Path(__file__).parents[2] / "eval" / "floors.json"))
     assert floored.returncode == 3 and "below floor" in floored.stderr
+
+
+def test_gold_titles_missing_from_the_store_are_listed(corpus_settings: Settings, tmp_path: Path):
+    """Issue #10.10: gold titles of another corpus scored 0.000 with no word of why."""
+    rows = [
+        {"qid": "T1", "type": "lookup", "question": "Which paper is about bird migration?",
+         "gold_titles": ["Bird Migration Atlas", "QLoRA: Efficient Finetuning of Quantized LLMs"],
+         "answer_points": ["x"]},
+        {"qid": "T2", "type": "lookup", "question": "Medieval poetry?",
+         "gold_titles": ["Medieval Poetry Corpus"], "answer_points": ["x"]},
+    ]  # fmt: skip
+    other = tmp_path / "theirs.jsonl"
+    other.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["eval", "--questions", str(other), "--retrieval-only", "--config", "default"]
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args, "--out", str(tmp_path / "o"), "-q"],
+        env={**os.environ, "RAG_DATA_DIR": str(corpus_settings.data_dir)},
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "warning: 2 gold titles are not in the store (scored 0): "
+        "'Bird Migration Atlas'; 'Medieval Poetry Corpus'"
+    ]
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["missing_gold_titles"] == ["Bird Migration Atlas", "Medieval Poetry Corpus"]
