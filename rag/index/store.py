@@ -3,12 +3,15 @@ server when RAG_CHROMA_URL is set. Third-party errors become StoreError at this 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import fcntl
 import json
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,12 +79,24 @@ def _persistent_client(path: Path, create: bool) -> Any:
     try:
         path.mkdir(parents=True, exist_ok=True)
         if not os.access(path, os.W_OK):
-            raise StoreError(
-                f"store directory {path} is read-only; fix permissions or RAG_DATA_DIR"
-            )
+            if create:
+                raise StoreError(
+                    f"store directory {path} is read-only; fix permissions or RAG_DATA_DIR"
+                )
+            return chromadb.PersistentClient(path=str(_readable_copy(path)))
         return chromadb.PersistentClient(path=str(path))
     except OSError as e:
         raise StoreError(f"cannot open the store at {path}: {e}; check RAG_DATA_DIR") from e
+
+
+def _readable_copy(path: Path) -> Path:
+    """A private copy of a read-only store, deleted at exit. Chroma 1.5.9 writes to its SQLite
+    file when it opens a store (even to read), so it cannot open one on a read-only disk."""
+    tmp = Path(tempfile.mkdtemp(prefix="rag-readonly-store-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    shutil.copytree(path, tmp / "chroma")
+    log.warning("the store at %s is read-only; reading a copy in %s", path, tmp)
+    return tmp / "chroma"
 
 
 @contextlib.contextmanager

@@ -15,49 +15,89 @@ from rag.sources.listing import parse_listing
 from rag.sources.records import Entry, Issue, Paper, ParseResult
 from rag.sources.text import PDF_NOTE, admit, binary_reason, decode
 
-SUFFIXES = (".txt", ".jsonl")
+SUFFIXES = (".txt", ".jsonl")  # in any case: .JSONL, .Txt
+JSON_NOTE = (
+    "a .json file is not read (CSL-JSON comes with the library import); write one object per "
+    "line as .jsonl"
+)
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; folders become their *.txt and *.jsonl files, sorted."""
-    out: list[Path] = []
+def expand_paths(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Issue]]:
+    """(file, source name) pairs and notices. Files named are read whatever their suffix;
+    folders are walked (subfolders too, sorted) for *.txt and *.jsonl, named by their path in
+    the folder, and one warning per folder counts what was not read."""
+    out: list[tuple[Path, str]] = []
+    notices: list[Issue] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.suffix in SUFFIXES and f.is_file()))
+            found, skipped = _walk(p)
+            out += [(f, f.relative_to(p).as_posix()) for f in found]
+            if skipped:
+                notices.append(_skipped_notice(p, skipped))
         elif p.is_file():
-            out.append(p)
+            out.append((p, p.name))
         else:
             raise CorpusError(f"corpus path {p} does not exist; give a file or a folder")
-    return out
+    return out, notices
+
+
+def _walk(folder: Path) -> tuple[list[Path], list[str]]:
+    """Readable files under `folder`, and the kinds of what is skipped (hidden entries too)."""
+    found: list[Path] = []
+    skipped: list[str] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            skipped.append("hidden")
+        elif entry.is_dir():
+            more, also = _walk(entry)
+            found += more
+            skipped += also
+        elif entry.is_file() and entry.suffix.casefold() in SUFFIXES:
+            found.append(entry)
+        else:
+            skipped.append(entry.suffix.casefold() or "no suffix")
+    return found, skipped
+
+
+def _skipped_notice(folder: Path, skipped: list[str]) -> Issue:
+    kinds = ", ".join(f"{k} ×{skipped.count(k)}" for k in dict.fromkeys(skipped))
+    msg = f"{len(skipped)} entries not read ({kinds}): only .txt and .jsonl files are ingested"
+    return Issue(f"{folder.name}/", 0, msg, "warning")
 
 
 def parse_file(
-    path: Path, max_chars: int = DEFAULT_MAX_RECORD_CHARS
+    path: Path, max_chars: int = DEFAULT_MAX_RECORD_CHARS, name: str | None = None
 ) -> tuple[list[Entry], list[Issue]]:
-    """One file's entries, each within the size limit, and its issues (a binary file: one)."""
+    """One file's entries, each within the size limit, and its issues (a binary file: one).
+    `name` (default: the file name) is how sources and issues refer to the file."""
+    name = name or path.name
     try:
         data = path.read_bytes()
     except OSError as e:
         raise CorpusError(f"cannot read corpus file {path}: {e.strerror}") from e
-    reason = PDF_NOTE if path.suffix.casefold() == ".pdf" else binary_reason(data)
+    suffix = path.suffix.casefold()
+    if suffix == ".json":
+        return [], [Issue(name, 0, JSON_NOTE)]
+    reason = PDF_NOTE if suffix == ".pdf" else binary_reason(data)
     if reason:
-        return [], [Issue(path.name, 0, f"binary file ({reason}); not a text listing — skipped")]
-    text, issues = decode(data, path.name)
+        return [], [Issue(name, 0, f"binary file ({reason}); not a text listing — skipped")]
+    text, issues = decode(data, name)
     if not text.strip():
-        return [], [*issues, Issue(path.name, 0, "empty file; nothing to ingest", "warning")]
-    if path.suffix == ".jsonl":
-        entries, more = parse_jsonl(text, path.name)
+        return [], [*issues, Issue(name, 0, "empty file; nothing to ingest", "warning")]
+    if suffix == ".jsonl":
+        entries, more = parse_jsonl(text, name)
     else:
-        entries, more = parse_listing(text, path.name, max_chars)
+        entries, more = parse_listing(text, name, max_chars)
     entries, too_long = admit(entries, max_chars)
     return entries, sorted(issues + more + too_long, key=lambda i: i.line)
 
 
 def load_corpus(paths: Iterable[Path], cfg: SourceSettings | None = None) -> ParseResult:
     max_chars = cfg.max_record_chars if cfg else DEFAULT_MAX_RECORD_CHARS
-    result = ParseResult()
-    for path in expand_paths(paths):
-        entries, issues = parse_file(path, max_chars)
+    files, notices = expand_paths(paths)
+    result = ParseResult(issues=notices)
+    for path, name in files:
+        entries, issues = parse_file(path, max_chars, name)
         result.files += 1
         result.entries += len(entries)
         result.issues.extend(issues)

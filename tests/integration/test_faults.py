@@ -44,6 +44,22 @@ def test_read_only_data_dir_is_refused_and_the_store_kept(tmp_path: Path) -> Non
     assert open_retriever(settings).chunk_count == first.store_chunks
 
 
+def test_a_read_only_store_can_still_be_searched(tmp_path: Path) -> None:
+    """Issue #10.11: a read-only store refused search too; reading should work."""
+    corpus = tmp_path / "a.jsonl"
+    corpus.write_text(f'{{"title": "Routing Experts", "abstract": "{ABSTRACT}"}}\n')
+    settings = Settings(data_dir=tmp_path / "data")
+    run_ingest(settings, [corpus], progress=False)
+    with read_only(settings.data_dir):
+        hits = open_retriever(settings).search("sparse experts").hits
+        assert [h.title for h in hits] == ["Routing Experts"]
+        env = {**os.environ, "RAG_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1"}
+        cli = [sys.executable, "-m", "rag.cli", "search", "--json", "sparse experts"]
+        done = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "read-only; reading a copy" in done.stderr
+
+
 def test_a_writer_in_another_process_blocks_ingest(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     holder = subprocess.Popen(

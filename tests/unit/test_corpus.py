@@ -259,3 +259,25 @@ def test_identity_rule_doi_then_title_and_an_id_is_a_label(tmp_path: Path) -> No
     warnings = [i.message for i in result.issues]
     assert any("id '7' is also given to '🔥'" in m for m in warnings)
     assert not any("C++" in m or "C#" in m for m in warnings)
+
+
+def test_a_folder_is_read_with_its_subfolders_any_case_and_a_notice_for_the_rest(
+    tmp_path: Path,
+) -> None:
+    """Issue #10.11: *.JSONL, *.json and subfolders of a folder argument were skipped silently."""
+    write(tmp_path, "A.JSONL", jsonl({"title": A1, "abstract": ABS1}))
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    write(tmp_path, "sub/deeper/b.txt", spaced(A2, ABS2))
+    write(tmp_path, "csl.json", "[]")
+    write(tmp_path, "sub/paper.pdf", MINIMAL_PDF)
+    (tmp_path / ".git").mkdir()
+    result = load_corpus([tmp_path])
+    assert sorted((p.title, p.sources) for p in result.papers) == [
+        (A1, ("A.JSONL",)), (A2, ("sub/deeper/b.txt",))
+    ]  # fmt: skip
+    assert [str(i) for i in result.issues] == [
+        f"{tmp_path.name}/: warning: 3 entries not read (hidden ×1, .json ×1, .pdf ×1): "
+        "only .txt and .jsonl files are ingested"
+    ]
+    named = load_corpus([tmp_path / "csl.json"])
+    assert named.papers == [] and "a .json file is not read" in named.issues[0].message
