@@ -1,6 +1,7 @@
 """From per-question records to the run summary (summary.json): aggregates by config and
-question type, the abstention-threshold sweep per config, and the matcher's agreement with the
-hand labels."""
+question type (over all sets, and per question set), the abstention-threshold sweep per config
+(on the rule's p(answerable); on the best dense similarity for the legacy gate), the rule's
+cross-validated curve, and the matcher's agreement with the hand labels."""
 
 from __future__ import annotations
 
@@ -29,12 +30,14 @@ MATCHER_SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 class Calibration(BaseModel):
-    configured: float  # answer.abstain_min_score of the config
-    applies: bool  # False without dense similarities (bm25): the threshold never fires
+    configured: float  # the rule's threshold before generation (legacy: abstain_min_score)
+    applies: bool  # False without a score (bm25 under the legacy gate): nothing fires
     at_configured: dict[str, Any] | None
     chosen: dict[str, Any] | None
     rows: list[dict[str, Any]]
     reason: str
+    score: str = "best dense similarity"  # what the threshold applies to
+    cv_curve: list[dict[str, Any]] = []  # the fitted rule's out-of-fold curve (abstention.json)
 
 
 class ConfigResult(BaseModel):
@@ -44,6 +47,14 @@ class ConfigResult(BaseModel):
     n: int
     groups: dict[str, Metrics]
     calibration: Calibration
+
+
+class SetResult(BaseModel):
+    """One question set's results, config by config."""
+
+    name: str
+    n: int
+    configs: list[ConfigResult]
 
 
 class RunSummary(BaseModel):
@@ -58,15 +69,21 @@ class RunSummary(BaseModel):
     matcher: list[dict[str, Any]]  # agreement with the labels, one row per min_overlap
     floors_checked: bool = False
     floor_failures: list[str] = []
+    sets: list[SetResult] = []  # per question set (when a run has more than one)
 
     def result(self, name: str) -> ConfigResult | None:
         return next((c for c in self.configs if c.name == name), None)
 
 
+def _logistic(r: EvalRecord) -> bool:
+    return bool(r.decision) and r.decision.get("rule") == "logistic"  # type: ignore[union-attr]
+
+
 def calib_point(r: EvalRecord) -> CalibPoint:
     m = r.metrics
+    p = r.decision.get("p_answerable") if r.decision and _logistic(r) else None
     return CalibPoint(
-        best_similarity=r.retrieval.best_similarity,
+        best_similarity=float(p) if isinstance(p, int | float) else r.retrieval.best_similarity,
         unanswerable=r.type == "unanswerable",
         correct=bool(m.get("correct_if_answered")),
         model_abstained=bool(m.get("model_abstained")),
@@ -92,11 +109,20 @@ def _why(chosen: SweepRow, configured: SweepRow, mode: str) -> str:
     )
 
 
+def _configured(records: Sequence[EvalRecord]) -> float:
+    first = records[0] if records else None
+    if first is not None and first.decision and _logistic(first):
+        return float(first.decision.get("base_threshold") or 0.0)  # type: ignore[arg-type]
+    return first.abstain_min_score if first else 0.0
+
+
 def calibrate(records: Sequence[EvalRecord], mode: str) -> Calibration:
-    configured = records[0].abstain_min_score if records else 0.0
+    configured = _configured(records)
     points = [calib_point(r) for r in records]
+    logistic = bool(records) and _logistic(records[0])
+    grid = thresholds(0.0, 1.0, 0.02) if logistic else thresholds()
     applies = any(p.best_similarity is not None for p in points)
-    rows = sweep(points, sorted({*thresholds(), configured})) if applies else []
+    rows = sweep(points, sorted({*grid, configured})) if applies else []
     chosen = choose_threshold(rows, configured)
     at = sweep_row(points, configured) if points else None
     reason = _why(chosen, at, mode) if chosen and at else "no dense similarity: nothing to sweep"
@@ -107,7 +133,23 @@ def calibrate(records: Sequence[EvalRecord], mode: str) -> Calibration:
         chosen=asdict(chosen) if chosen else None,
         rows=[asdict(r) for r in rows],
         reason=reason,
+        score="p(answerable) of the abstention rule" if logistic else "best dense similarity",
+        cv_curve=cv_curve() if logistic else [],
     )
+
+
+def cv_curve() -> list[dict[str, Any]]:
+    """The shipped rule's 5-fold out-of-fold precision/recall curve (rag/answer/abstention.json)."""
+    import json
+
+    from rag.answer.abstention import default_params_path
+
+    try:
+        doc = json.loads(default_params_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    curve = doc.get("curve", [])
+    return curve if isinstance(curve, list) else []
 
 
 def config_result(name: str, records: Sequence[EvalRecord], mode: str) -> ConfigResult:
@@ -119,6 +161,19 @@ def config_result(name: str, records: Sequence[EvalRecord], mode: str) -> Config
         groups=aggregate([(r.type, r.metrics) for r in records]),
         calibration=calibrate(records, mode),
     )
+
+
+def set_results(records: Sequence[EvalRecord], names: Sequence[str], mode: str) -> list[SetResult]:
+    """Per question set (in the order given), each config's results on it."""
+    sets = list(dict.fromkeys(r.set for r in records))
+    if len(sets) < 2:
+        return []
+    out = []
+    for name in sets:
+        rs = [r for r in records if r.set == name]
+        configs = [config_result(c, [r for r in rs if r.config == c], mode) for c in names]
+        out.append(SetResult(name=name or "(unnamed)", n=len({r.qid for r in rs}), configs=configs))
+    return out
 
 
 def matcher_rows(labels_file: Path) -> list[dict[str, Any]]:
