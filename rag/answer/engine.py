@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rag.answer import citations as cit
@@ -35,7 +35,8 @@ from rag.answer.events import (
     Token,
 )
 from rag.answer.evidence import EvidenceIndex
-from rag.answer.prompts import ABSTAIN_PHRASE, Prompts, safe
+from rag.answer.messages import Messages
+from rag.answer.prompts import ABSTAIN_PHRASE, Prompts
 from rag.answer.vectors import SentenceVectors
 from rag.index.embed import Embedder
 from rag.llm.client import ChatClient, ChatTurn, Usage
@@ -88,6 +89,7 @@ class AnswerEngine:
         self.parts = parts
         self.legacy = parts is None
         self.checker = cit.Checker(cfg.support_min)
+        self.messages = Messages(prompts, self.legacy, cfg.survey_prompt_papers)
         self.provenance = prov.ProvenanceConfig(support_min=cfg.evidence_support_min)
         # What the server last saw (its KV cache holds this prefix): only for the cached-token
         # estimate when the server reports no usage; a race here costs an estimate, no answer.
@@ -147,7 +149,7 @@ class AnswerEngine:
     ) -> Iterator[Event]:
         if self.chat is None:
             raise AssertionError("no chat client: use RAG_ANSWER_MODE=extractive")
-        messages = self._messages(ctx)
+        messages = self.messages.build(ctx)
         yield Status(f"model reading {len(ctx.sources)} sources…")
         run = _Run(start, overrides=self._overrides(ctx, temperature))
         yield from self._generate(messages, run)
@@ -168,57 +170,6 @@ class AnswerEngine:
     def _strong(self, ctx: Context) -> bool:
         best = ctx.retrieval.best_similarity
         return best is not None and best >= self.cfg.abstain_override_min
-
-    # -- prompts ----------------------------------------------------------------------------
-
-    def _messages(self, ctx: Context) -> list[ChatTurn]:
-        if ctx.reuse:
-            return self._followup(ctx, ctx.reuse)
-        system = ChatTurn("system", self.prompts.system_text(legacy=self.legacy))
-        if self.legacy:
-            blocks = "\n".join(
-                self.prompts.source.format(n=s.n, title=safe(s.hit.title), passage=safe(s.passage))
-                for s in ctx.sources
-            )
-            user = self.prompts.sources.format(sources=blocks, question=ctx.question)
-        else:
-            task = self.prompts.survey if ctx.mode.survey else self.prompts.lookup
-            papers = self._papers(self._read(ctx), {})
-            user = self.prompts.evidence.format(papers=papers, task=task, question=ctx.question)
-        return [system, ChatTurn("user", user)]
-
-    def _read(self, ctx: Context) -> list[Source]:
-        """What the model reads: every source's evidence, or for a survey the first few
-        sources' best sentence (prefill is the cost; the per-paper list needs no model)."""
-        if not ctx.mode.survey:
-            return ctx.sources
-        firsts = ctx.sources[: self.cfg.survey_prompt_papers]
-        return [
-            replace(s, sentences=(max(s.sentences, key=lambda x: x.score),))
-            for s in firsts
-            if s.sentences
-        ]
-
-    def _papers(self, sources: list[Source], given: dict[int, set[int]]) -> str:
-        """Each source's evidence sentences not in `given` (source n → sentence indices)."""
-        blocks = []
-        for s in sources:
-            new = [x for x in s.sentences if x.index not in given.get(s.n, set())]
-            if new:
-                lines = "\n".join(f"- {safe(x.text)}" for x in new)
-                blocks.append(
-                    self.prompts.paper.format(n=s.n, title=safe(s.hit.title), sentences=lines)
-                )
-        return "\n".join(blocks)
-
-    def _followup(self, ctx: Context, last: Turn) -> list[ChatTurn]:
-        history = [*last.messages, ChatTurn("assistant", last.answer)]
-        if self.legacy:
-            return [*history, ChatTurn("user", self.prompts.followup.format(question=ctx.question))]
-        given = {s.n: {x.index for x in s.sentences} for s in last.sources}
-        papers = self._papers(ctx.sources, given) or "(nothing new)"
-        follow = self.prompts.followup_evidence.format(papers=papers, question=ctx.question)
-        return [*history, ChatTurn("user", follow)]
 
     # -- generation -------------------------------------------------------------------------
 
@@ -243,7 +194,7 @@ class AnswerEngine:
 
     def _guarded(self, text: str) -> list[str]:
         """Markup stripped and sentences that quote the rules dropped (see rag/guard.py)."""
-        rules = self.prompts.system_text(legacy=self.legacy)
+        rules = self.messages.rules()
         sentences = cit.split_sentences(guard.strip_markup(text))
         return [s for s in sentences if not guard.leaks(s, rules)]
 
