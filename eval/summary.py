@@ -38,6 +38,7 @@ class Calibration(BaseModel):
     reason: str
     score: str = "best dense similarity"  # what the threshold applies to
     cv_curve: list[dict[str, Any]] = []  # the fitted rule's out-of-fold curve (abstention.json)
+    refusal: dict[str, Any] | None = None  # the bar after a model refusal, fitted on this run
 
 
 class ConfigResult(BaseModel):
@@ -135,7 +136,31 @@ def calibrate(records: Sequence[EvalRecord], mode: str) -> Calibration:
         reason=reason,
         score="p(answerable) of the abstention rule" if logistic else "best dense similarity",
         cv_curve=cv_curve() if logistic else [],
+        refusal=refusal(records, configured) if logistic and mode == "full" else None,
     )
+
+
+def refusal(records: Sequence[EvalRecord], floor: float) -> dict[str, Any] | None:
+    """The bar after a model refusal: shipped, best on this run, and that choice's 5-fold
+    out-of-fold figures (the model's own abstention as the rule's fifth input)."""
+    import numpy as np
+    from rag.eval import abstention_fit as fit
+
+    rows = [r for r in records if r.decision and isinstance(r.decision.get("p_answerable"), float)]
+    if len({r.type == "unanswerable" for r in rows}) < 2 or len(rows) < 10:
+        return None
+    p = np.array([float(r.decision["p_answerable"]) for r in rows])  # type: ignore[index,arg-type]
+    refused = np.array([bool(r.metrics.get("model_abstained")) for r in rows])
+    gated = np.array([bool(r.metrics.get("gated")) for r in rows])
+    y = np.array([int(r.type != "unanswerable") for r in rows])
+    shipped = max(float(r.decision.get("threshold") or 0.0) for r in rows)  # type: ignore[union-attr,arg-type]
+    return {
+        "shipped": shipped,
+        "at_shipped": fit.figures(y, fit.final_answered(p, refused, gated, shipped)),
+        "chosen": fit.refusal_bar(p, refused, gated, y, floor),
+        "cv": fit.cv_refusal_bar(p, refused, gated, y, floor),
+        "model_refusals": int(refused.sum()),
+    }
 
 
 def cv_curve() -> list[dict[str, Any]]:
