@@ -38,6 +38,7 @@ from rag.answer.evidence import EvidenceIndex
 from rag.answer.messages import Messages
 from rag.answer.prompts import ABSTAIN_PHRASE, Prompts
 from rag.answer.vectors import SentenceVectors
+from rag.errors import ConfigError
 from rag.index.embed import Embedder
 from rag.llm.client import ChatClient, ChatTurn, Usage
 from rag.question import check_question
@@ -148,7 +149,10 @@ class AnswerEngine:
         self, ctx: Context, conv: Conversation | None, start: float, temperature: float | None
     ) -> Iterator[Event]:
         if self.chat is None:
-            raise AssertionError("no chat client: use RAG_ANSWER_MODE=extractive")
+            raise ConfigError(
+                f"RAG_ANSWER_MODE={self.cfg.mode} needs a model and none was given; "
+                "use RAG_ANSWER_MODE=extractive (or `rag ask --no-llm`) to answer without one"
+            )
         messages = self.messages.build(ctx)
         yield Status(f"model reading {len(ctx.sources)} sources…")
         run = _Run(start, overrides=self._overrides(ctx, temperature))
