@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -87,7 +88,7 @@ class SentenceVectors:
             with np.load(path, allow_pickle=False) as data:
                 saved = str(data["embedder"])
                 texts, matrix = _decoded(data["text_bytes"], data["text_lengths"]), data["vectors"]
-        except (OSError, ValueError, KeyError) as e:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
             log.warning(
                 "ignoring unreadable sentence vectors %s (%s); they are recomputed", path, e
             )

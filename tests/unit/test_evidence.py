@@ -225,6 +225,16 @@ def test_saved_vectors_come_back_for_the_same_embedder_only(tmp_path) -> None:
         SentenceVectors(CountingEmbedder("other")).load(path)
 
 
+def test_a_file_that_needs_pickle_or_is_torn_is_ignored_not_unpickled(tmp_path) -> None:
+    pickled = tmp_path / "old.npz"
+    with pickled.open("wb") as fh:  # the earlier format: texts as an object array
+        np.savez(fh, texts=np.array(["alpha"], dtype=object), vectors=np.ones((1, 2)))
+    torn = tmp_path / "torn.npz"
+    torn.write_bytes(b"PK\x03\x04 not a zip")
+    vectors = SentenceVectors(CountingEmbedder())
+    assert vectors.load(pickled) == 0 and vectors.load(torn) == 0 and len(vectors) == 0
+
+
 def test_the_answers_own_picks_lead_the_selection_within_budget() -> None:
     p = pool([0.9, 0.5, 0.85, 0.3], [0, 0, 1, 2], [10] * 4)
     chosen = select(p, Budget(60, max_per_paper=3, min_relative=0.0), first=[1])
