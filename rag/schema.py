@@ -149,6 +149,19 @@ def _mode(a: Answer) -> ModeOut | None:
     return ModeOut(survey=m.survey, papers=m.papers, reason=m.reason) if m else None
 
 
+def _retrieved(a: Answer, given: dict[str, int]) -> list[Retrieved]:
+    """This retrieval's papers, then any given paper it did not return (a follow-up keeps the
+    papers and numbers of the turn it continues), so every [n] resolves."""
+    hits = [Retrieved(**hit_fields(h), given_as=given.get(h.paper_id)) for h in a.retrieval.hits]
+    seen = {h.paper_id for h in a.retrieval.hits}
+    kept = [
+        Retrieved(**hit_fields(s.hit), given_as=s.n)
+        for s in a.sources
+        if s.hit.paper_id not in seen
+    ]
+    return hits + kept
+
+
 def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
     given = {s.hit.paper_id: s.n for s in a.sources}
     return AskOutput(
@@ -160,9 +173,7 @@ def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
             for s in a.cited
         ],
         sentences=[_sentence(s) for s in a.sentences],
-        retrieved=[
-            Retrieved(**hit_fields(h), given_as=given.get(h.paper_id)) for h in a.retrieval.hits
-        ],
+        retrieved=_retrieved(a, given),
         timings=a.timings,
         model=model,
         fingerprint=fingerprint,
