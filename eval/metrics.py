@@ -122,6 +122,7 @@ def answer_metrics(
     out["supported_share"] = supported_share([s.support for s in a.sentences])
     if qtype in ("lookup", "numeric"):
         out["citation_precision"] = citation_precision(cited, gold)
+        out["cites_gold"] = bool(set(cited) & set(gold)) if gold else None
     if qtype == "synthesis":
         out["gold_coverage"] = gold_coverage(cited, gold)
     return out
@@ -197,6 +198,7 @@ MEAN_KEYS = (
     "ndcg@10",
     "citation_valid",
     "citation_precision",
+    "cites_gold",
     "gold_coverage",
     "supported_share",
     "point_recall",

@@ -51,6 +51,7 @@ ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
         (
             Row("citation_valid", "valid (every [n] was a given source)"),
             Row("citation_precision", "precision vs gold (lookup, numeric)"),
+            Row("cites_gold", "cites a gold paper (lookup, numeric)"),
             Row("gold_coverage", "gold coverage (synthesis)"),
             Row("supported_share", "sentences supported by the checker"),
         ),
