@@ -38,7 +38,7 @@ _DISCOURSE = frozenset(
         "techniques introduce introduces introduced present presents presented describe "
         "describes described discuss discusses study studies work works author authors "
         "address addresses addressed focus focuses include includes including way ways "
-        "mentioned listed above following"
+        "mentioned listed above following yes no"
     )
 )
 _CONTINUES = re.compile(
@@ -59,6 +59,7 @@ class ProvenanceConfig:
     ref_share: float = 0.9  # further evidence sentences within this share of the best are kept
     max_refs: int = 2
     min_words: int = 4  # shorter uncited sentences ("Yes.") are not given a citation
+    min_joint_share: float = 0.2  # a second cited paper must add this share of the own terms
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,9 @@ class _PaperScore:
     score: float
     refs: tuple[EvidenceRef, ...]
     figures_ok: bool
+    dense: float = 0.0  # of the best evidence sentence
+    found: frozenset[str] = frozenset()  # the claim's own terms that sentence (or title) has
+    numbers: frozenset[str] = frozenset()  # the figures the paper's evidence states
 
 
 def _claim(text: str, vector: np.ndarray, g: Grounds) -> _Claim:
@@ -162,7 +166,22 @@ def _paper_score(c: _Claim, p: GivenPaper, g: Grounds, cfg: ProvenanceConfig) ->
         EvidenceRef(p.n, p.paper_id, p.sentences[i].index, p.sentences[i].text, round(scores[i], 4))
         for i in keep
     )
-    return _PaperScore(p.n, round(best, 4), refs, c.figures <= p.numbers)
+    top = order[0]
+    found = c.own & (p.terms[top] | p.title_terms)
+    return _PaperScore(
+        p.n, round(best, 4), refs, c.figures <= p.numbers, float(dense[top]), found, p.numbers
+    )
+
+
+def _joint(c: _Claim, cited: list[_PaperScore], g: Grounds, cfg: ProvenanceConfig) -> float:
+    """A sentence that combines the cited papers' claims ("[1] and [2] both find X"): its own
+    terms are looked for in all their best evidence sentences together."""
+    found = frozenset().union(*(s.found for s in cited))
+    figures = frozenset().union(*(s.numbers for s in cited))
+    if not c.figures <= figures:
+        return 0.0
+    dense = max(s.dense for s in cited)
+    return cfg.dense_weight * dense + (1 - cfg.dense_weight) * _own_share(c, found, g.stats)
 
 
 def _supports(s: _PaperScore, cfg: ProvenanceConfig) -> bool:
@@ -204,6 +223,8 @@ class _Judge:
     def _cited(self, c: _Claim, valid: tuple[int, ...], scores: dict[int, _PaperScore]) -> Sentence:
         kept = [n for n in valid if _supports(scores[n], self.cfg)]
         top = max(scores[n].score for n in valid)
+        if len(valid) > 1:
+            kept = self._together(c, valid, kept, scores)
         if kept:
             refs = tuple(r for n in kept for r in scores[n].refs)
             text = self._drop(c, kept)
@@ -212,6 +233,23 @@ class _Judge:
         if best and best.score > top + self.cfg.margin:
             return self._move(c, valid, best, top)
         return Sentence(self._drop(c, ()), (), Support.UNSUPPORTED, top, (), _why(scores, valid))
+
+    def _together(
+        self, c: _Claim, valid: tuple[int, ...], kept: list[int], scores: dict[int, _PaperScore]
+    ) -> list[int]:
+        """`kept` plus the other cited papers that add terms of their own, if all of them
+        together support the sentence."""
+        have = frozenset().union(*(scores[n].found for n in kept))
+        extra = [
+            n
+            for n in valid
+            if n not in kept
+            and _own_share(c, scores[n].found - have, self.g.stats) >= self.cfg.min_joint_share
+        ]
+        both = [n for n in valid if n in kept or n in extra]
+        if extra and _joint(c, [scores[n] for n in both], self.g, self.cfg) >= self.cfg.support_min:
+            return both
+        return kept
 
     def _move(self, c: _Claim, valid: tuple[int, ...], best: _PaperScore, top: float) -> Sentence:
         if c.continues and self.subject and best.n not in self.subject:

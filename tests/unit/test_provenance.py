@@ -142,3 +142,15 @@ def test_markers_are_rewritten_in_place() -> None:
         "[2] proposes B.",
         "C holds. [3]",
     ]
+
+
+def test_a_sentence_combining_two_papers_is_supported_by_both_together(setup) -> None:
+    (s,) = check(
+        setup,
+        "DiverseNet uses a determinantal point process [1] while others prune attention heads "
+        "with no task signal [2].",
+    )
+    assert (s.support, s.citations) == (Support.SUPPORTED, (1, 2))
+    assert {r.n for r in s.evidence} == {1, 2}
+    (one,) = check(setup, "DiverseNet samples responses with a determinantal point process [1][2].")
+    assert one.citations == (1,)  # [2] adds nothing of its own
