@@ -26,7 +26,7 @@ from rag.eval.data import EVAL_DIR, Question, load_questions
 from rag.eval.metrics import point_recall, recall_at
 
 from rag.answer.abstention import FEATURES, Features, default_params_path, features_of
-from rag.answer.engine import AnswerEngine
+from rag.answer.context import LegacyContexts
 from rag.answer.evidence import Evidence, EvidenceConfig, EvidenceIndex, extract, gather
 from rag.answer.prompts import load_prompts
 from rag.answer.survey import Mode, detect
@@ -115,21 +115,19 @@ class Tools:
     index: EvidenceIndex
     vectors: SentenceVectors
     count: TokenCounter
-    engine: AnswerEngine  # only for today's `_sources` (no model is called)
+    legacy: LegacyContexts  # the old engine's trimmed chunks (no model is called)
     build_ms: float
 
     @classmethod
     def build(cls, settings: Settings, retriever: Retriever) -> Tools:
         count = TokenCounter(packaged_model_dir())
         t = time.perf_counter()
-        index = EvidenceIndex.build(retriever._chunks.values())
+        index = EvidenceIndex.build(retriever.chunks())
         build_ms = round((time.perf_counter() - t) * 1000, 1)
         vectors = SentenceVectors(retriever.embedder)
         vectors.get(["warm-up"])  # loads the model; not part of any question's latency
-        engine = AnswerEngine(
-            retriever, None, "", load_prompts(), settings.answer, retriever.embedder, count, "-"
-        )
-        return cls(retriever, index, vectors, count, engine, build_ms)
+        legacy = LegacyContexts(retriever, count, load_prompts(), settings.answer)
+        return cls(retriever, index, vectors, count, legacy, build_ms)
 
     def row(self, q: Question, query: str, set_name: str) -> Row:
         start = time.perf_counter()
@@ -167,7 +165,7 @@ class Tools:
         )
 
     def old_sources(self, r: Retrieval, question: str) -> list[Any]:
-        return self.engine._sources(r.hits[: self.engine.cfg.max_sources], question)
+        return self.legacy._sources(r.hits[: self.legacy.cfg.max_sources], question)
 
     @staticmethod
     def recall(q: Question, answer: str) -> float | None:
@@ -178,7 +176,7 @@ class Tools:
         return point_recall(text, q.answer_points, False) if q.answerable else None
 
     def blocks(self, papers: Sequence[tuple[str, str]]) -> int:
-        src = self.engine.prompts.source
+        src = self.legacy.prompts.source
         return self.count(
             "\n".join(src.format(n=n, title=t, passage=p) for n, (t, p) in enumerate(papers, 1))
         )

@@ -151,3 +151,42 @@ def fit_params(x: np.ndarray, y: np.ndarray, names: Sequence[str], l2: float = 1
         round(t, 4),
         round(max(t, strict), 4),
     )
+
+
+# -- the bar after a model refusal, from full eval runs ---------------------------------------
+
+
+def final_answered(p: np.ndarray, refused: np.ndarray, gated: np.ndarray, bar: float) -> np.ndarray:
+    """Answered by the engine: not gated before generation, and either the model did not
+    refuse or the evidence clears `bar` (then the evidence answer stands)."""
+    return ~gated & (~refused | (p >= bar))
+
+
+def refusal_bar(
+    p: np.ndarray, refused: np.ndarray, gated: np.ndarray, y: np.ndarray, floor: float
+) -> float:
+    """The bar after a model refusal (>= the threshold `floor`) that maximises Youden's J of
+    the final decisions; ties take the lowest (answers more)."""
+    grid = sorted({floor, *np.round(np.unique(p[p >= floor]) + 1e-6, 6).tolist(), 1.01})
+    j = [_youden(final_answered(p, refused, gated, t), y) for t in grid]
+    return float(grid[int(np.argmax(j))])
+
+
+def cv_refusal_bar(
+    p: np.ndarray, refused: np.ndarray, gated: np.ndarray, y: np.ndarray, floor: float, k: int = 5
+) -> dict[str, float | None]:
+    """Out-of-fold figures of choosing the refusal bar on the other folds (10 seeds' mean)."""
+    runs = []
+    for seed in range(10):
+        answered = np.zeros(len(y), dtype=bool)
+        for test in stratified_folds(y, k, seed):
+            train = np.setdiff1d(np.arange(len(y)), test)
+            bar = refusal_bar(p[train], refused[train], gated[train], y[train], floor)
+            answered[test] = final_answered(p[test], refused[test], gated[test], bar)
+        runs.append(figures(y, answered))
+    return {key: _mean_of([r[key] for r in runs]) for key in runs[0]}
+
+
+def _mean_of(values: Sequence[float | None]) -> float | None:
+    v = [x for x in values if x is not None]
+    return float(np.mean(v)) if v else None

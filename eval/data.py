@@ -22,6 +22,9 @@ QUESTIONS_FILE = EVAL_DIR / "questions.jsonl"
 LABELS_FILE = EVAL_DIR / "answer_point_labels.jsonl"
 
 
+SET_NAMES = {"questions": "easy", "questions_hard": "hard", "followups": "followups"}
+
+
 class Question(BaseModel, frozen=True):
     qid: str
     type: QType
@@ -29,6 +32,8 @@ class Question(BaseModel, frozen=True):
     gold_titles: list[str]
     answer_points: list[str]
     notes: str = ""
+    history: list[str] = []  # earlier turns of a follow-up conversation, asked first
+    set: str = ""  # the question set it came from (set by `load_sets`)
 
     @property
     def gold_ids(self) -> frozenset[str]:
@@ -88,6 +93,24 @@ def one_line(e: ValidationError) -> str:
     more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
     need = ", ".join(Question.model_fields)
     return f"field {field!r} {what}{more}; a question has {need}"
+
+
+def set_name(path: Path) -> str:
+    """A question file's short name in reports: easy, hard, followups, or the file's stem."""
+    return SET_NAMES.get(path.stem, path.stem)
+
+
+def load_sets(paths: Iterable[Path]) -> list[Question]:
+    """The questions of several files, each tagged with its set; qids must not collide."""
+    out: list[Question] = []
+    for path in dict.fromkeys(paths):
+        name = set_name(path)
+        out += [q.model_copy(update={"set": name}) for q in load_questions(path)]
+    qids = [q.qid for q in out]
+    if len(set(qids)) != len(qids):
+        dup = next(q for q in qids if qids.count(q) > 1)
+        raise ConfigError(f"qid {dup!r} is in more than one question file; make qids unique")
+    return out
 
 
 def load_labels(path: Path = LABELS_FILE) -> list[LabelledPair]:

@@ -48,6 +48,7 @@ def retrieval_metrics(
         return {}
     return {
         "hit@1": hit_at(ranked, gold, 1),
+        "hit@4": hit_at(ranked, gold, 4),
         "hit@5": hit_at(ranked, gold, 5),
         "hit@given": hit_at(ranked, gold, given_k),
         "recall@5": recall_at(ranked, gold, 5),
@@ -121,13 +122,22 @@ def answer_metrics(
     out["supported_share"] = supported_share([s.support for s in a.sentences])
     if qtype in ("lookup", "numeric"):
         out["citation_precision"] = citation_precision(cited, gold)
+        out["cites_gold"] = bool(set(cited) & set(gold)) if gold else None
     if qtype == "synthesis":
         out["gold_coverage"] = gold_coverage(cited, gold)
     return out
 
 
 def cost_metrics(timings: Mapping[str, Value]) -> dict[str, Value]:
-    keys = ("ttft_ms", "total_ms", "prompt_tokens", "cached_tokens")
+    keys = (
+        "ttft_ms",
+        "total_ms",
+        "prompt_tokens",
+        "cached_tokens",
+        "evidence_ms",
+        "completion_tokens",
+        "gen_tokens_per_s",
+    )
     return {k: timings.get(k) for k in keys}
 
 
@@ -178,6 +188,7 @@ def mean(values: Iterable[Value]) -> float | None:
 
 MEAN_KEYS = (
     "hit@1",
+    "hit@4",
     "hit@5",
     "hit@given",
     "number_in_sources",
@@ -187,11 +198,13 @@ MEAN_KEYS = (
     "ndcg@10",
     "citation_valid",
     "citation_precision",
+    "cites_gold",
     "gold_coverage",
     "supported_share",
     "point_recall",
     "numeric_em",
     "abstained",
+    "evidence_answer",
 )
 
 
@@ -201,10 +214,17 @@ def group_means(metrics: Sequence[Mapping[str, Value]]) -> dict[str, Value]:
 
 def cost_summary(metrics: Sequence[Mapping[str, Value]]) -> dict[str, Value]:
     out: dict[str, Value] = {}
-    for key in ("ttft_ms", "total_ms", "retrieve_ms"):
+    for key in ("ttft_ms", "total_ms", "retrieve_ms", "evidence_ms"):
         out[f"{key}_p50"] = percentile((m.get(key) for m in metrics), 50)
         out[f"{key}_p95"] = percentile((m.get(key) for m in metrics), 95)
     out["prompt_tokens_mean"] = mean(m.get("prompt_tokens") for m in metrics)
+    uncached = [
+        float(m["prompt_tokens"] or 0) - float(m.get("cached_tokens") or 0)
+        for m in metrics
+        if m.get("prompt_tokens") is not None
+    ]
+    out["uncached_tokens_mean"] = mean(uncached)
+    out["gen_tokens_per_s_p50"] = percentile((m.get("gen_tokens_per_s") for m in metrics), 50)
     return out
 
 
@@ -223,7 +243,9 @@ def aggregate(rows: Sequence[tuple[str, Mapping[str, Value]]]) -> dict[str, dict
 
 @dataclass(frozen=True)
 class CalibPoint:
-    best_similarity: float | None  # None: no dense score (bm25), the threshold never applies
+    # The score the threshold applies to: p(answerable) of the abstention rule, or (legacy
+    # gate) the best dense similarity; None: no score (bm25), the threshold never applies.
+    best_similarity: float | None
     unanswerable: bool
     correct: bool  # the answer, when given, is correct
     model_abstained: bool  # the model (not the threshold) abstained
@@ -237,6 +259,7 @@ class SweepRow:
     overall: float  # correct answers + correct abstentions, over all questions
     abstain_recall: float | None
     false_abstention: float | None
+    abstain_precision: float | None = None
 
 
 def answers_at(p: CalibPoint, threshold: float) -> bool:
@@ -256,6 +279,7 @@ def sweep_row(points: Sequence[CalibPoint], t: float) -> SweepRow:
         overall=(good + right_abstain) / len(points),
         abstain_recall=scores["abstain_recall"],  # type: ignore[arg-type]
         false_abstention=scores["false_abstention"],  # type: ignore[arg-type]
+        abstain_precision=scores["abstain_precision"],  # type: ignore[arg-type]
     )
 
 

@@ -39,11 +39,17 @@ class EvalRecord(BaseModel):
     mode: Mode
     fingerprint: str  # of the config's settings
     model: str | None
-    abstain_min_score: float  # the configured retrieval threshold, applied offline
+    abstain_min_score: float = 0.0  # legacy field (today the decision is in `decision`)
     retrieval: RetrievalRecord
-    answer: AskOutput | None = None  # the `rag ask --json` object (threshold not applied)
+    answer: AskOutput | None = None  # the `rag ask --json` object, as shipped
     metrics: dict[str, float | int | bool | None]
     finished_at: str
+    set: str = ""  # the question set (easy, hard, followups, or a file's stem)
+    history: list[str] = []  # the turns asked before the question (follow-ups)
+    # The abstention decision (`Decision.record()`: every feature it used, p(answerable), the
+    # bar that applied, the model's refusal): the engine's final one in a full run, the one
+    # before generation in a retrieval-only run.
+    decision: dict[str, float | int | bool | str | None] | None = None
 
     @property
     def key(self) -> Key:

@@ -27,7 +27,7 @@ Num = float | int | bool | None
 class Row:
     key: str
     label: str
-    higher_better: bool = True
+    higher_better: bool | None = True  # None: no better direction (nothing in bold)
     scale: str = "rate"  # rate (0..1, 3 decimals) | ms | count
 
 
@@ -36,6 +36,7 @@ ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
         "Retrieval (answerable questions)",
         (
             Row("hit@1", "hit@1"),
+            Row("hit@4", "hit@4 (follow-ups: of the standalone query)"),
             Row("hit@5", "hit@5"),
             Row("hit@given", "gold among the sources given"),
             Row("number_in_sources", "numeric: the number is in a given source's chunk"),
@@ -50,6 +51,7 @@ ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
         (
             Row("citation_valid", "valid (every [n] was a given source)"),
             Row("citation_precision", "precision vs gold (lookup, numeric)"),
+            Row("cites_gold", "cites a gold paper (lookup, numeric)"),
             Row("gold_coverage", "gold coverage (synthesis)"),
             Row("supported_share", "sentences supported by the checker"),
         ),
@@ -59,6 +61,7 @@ ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
         (
             Row("point_recall", "answer-point recall (answerable)"),
             Row("numeric_em", "numeric exact match"),
+            Row("evidence_answer", "answered with the evidence sentences (share)", None),
         ),
     ),
     (
@@ -77,7 +80,11 @@ ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
             Row("total_ms_p50", "total p50 (ms)", False, "ms"),
             Row("total_ms_p95", "total p95 (ms)", False, "ms"),
             Row("prompt_tokens_mean", "prompt tokens (mean)", False, "count"),
+            Row("uncached_tokens_mean", "uncached prompt tokens (mean)", False, "count"),
+            Row("gen_tokens_per_s_p50", "generation tokens/s p50", True, "count"),
             Row("retrieve_ms_p50", "retrieval p50 (ms)", False, "ms"),
+            Row("evidence_ms_p50", "evidence p50 (ms)", False, "ms"),
+            Row("evidence_ms_p95", "evidence p95 (ms)", False, "ms"),
         ),
     ),
 )
@@ -95,10 +102,10 @@ def fmt(value: Num, scale: str = "rate") -> str:
     return f"{float(value):.1f}" if scale == "count" else f"{float(value):.3f}"
 
 
-def best(values: Sequence[Num], higher_better: bool) -> set[int]:
+def best(values: Sequence[Num], higher_better: bool | None) -> set[int]:
     """Indexes holding the best value of a row; none when all are equal or only one is set."""
     xs = [(i, float(v)) for i, v in enumerate(values) if v is not None]
-    if len(xs) < 2 or len({v for _, v in xs}) == 1:
+    if higher_better is None or len(xs) < 2 or len({v for _, v in xs}) == 1:
         return set()
     top = (max if higher_better else min)(v for _, v in xs)
     return {i for i, v in xs if v == top}
@@ -125,12 +132,15 @@ def row_cells(row: Row, values: Sequence[Num], base: Num) -> list[Cell]:
     ]
 
 
-def table(s: RunSummary, group: str, rows: Sequence[Row]) -> list[tuple[Row, list[Cell]]]:
+def table(
+    s: RunSummary | Sequence[ConfigResult], group: str, rows: Sequence[Row]
+) -> list[tuple[Row, list[Cell]]]:
     """Rows with at least one value, each with one cell per config (deltas vs the baseline)."""
-    base = s.result(BASELINE)
+    configs = s.configs if isinstance(s, RunSummary) else list(s)
+    base = next((c for c in configs if c.name == BASELINE), None)
     out = []
     for row in rows:
-        values = [c.groups.get(group, {}).get(row.key) for c in s.configs]
+        values = [c.groups.get(group, {}).get(row.key) for c in configs]
         if any(v is not None for v in values):
             b = base.groups.get(group, {}).get(row.key) if base else None
             out.append((row, row_cells(row, values, b)))
@@ -171,17 +181,27 @@ def md_header(s: RunSummary) -> list[str]:
     ]
 
 
-def md_comparison(s: RunSummary) -> list[str]:
-    head = "| metric | " + " | ".join(c.name for c in s.configs) + " |"
-    rule = "|---|" + "---:|" * len(s.configs)
+def md_comparison(s: RunSummary | Sequence[ConfigResult], level: str = "##") -> list[str]:
+    configs = s.configs if isinstance(s, RunSummary) else list(s)
+    head = "| metric | " + " | ".join(c.name for c in configs) + " |"
+    rule = "|---|" + "---:|" * len(configs)
     lines: list[str] = []
     for title, rows in ROWS:
         body = [
             f"| {r.label} | " + " | ".join(md_cell(c) for c in cells) + " |"
-            for r, cells in table(s, "all", rows)
+            for r, cells in table(configs, "all", rows)
         ]
         if body:
-            lines += [f"## {title}", "", head, rule, *body, ""]
+            lines += [f"{level} {title}", "", head, rule, *body, ""]
+    return lines
+
+
+def md_sets(s: RunSummary) -> list[str]:
+    """Each question set on its own, configs side by side (so each floor means something)."""
+    lines: list[str] = []
+    for qs in s.sets:
+        lines += [f"## Question set `{qs.name}` ({qs.n} questions)", ""]
+        lines += md_comparison(qs.configs, "###")
     return lines
 
 
@@ -201,10 +221,10 @@ def md_types(s: RunSummary) -> list[str]:
 
 
 def md_calibration(s: RunSummary) -> list[str]:
-    lines = ["## Abstention threshold (best dense similarity)", ""]
+    lines = ["## Abstention (one rule for the engine and the eval)", ""]
     for c in s.configs:
         cal = c.calibration
-        lines.append(f"- `{c.name}` (configured {cal.configured:.2f}): {cal.reason}")
+        lines.append(f"- `{c.name}` (threshold on {cal.score}: {cal.configured:.2f}): {cal.reason}")
     return [*lines, ""]
 
 
@@ -244,7 +264,9 @@ def md_floors(s: RunSummary) -> list[str]:
 def markdown(s: RunSummary) -> str:
     parts = [
         md_header(s),
+        ["# All question sets together", ""] if s.sets else [],
         md_comparison(s),
+        md_sets(s),
         md_types(s),
         md_calibration(s),
         md_matcher(s),
@@ -315,11 +337,48 @@ def draw_overall(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
             ax.axvline(
                 configs[0].calibration.configured, color="grey", linestyle="--", label="configured"
             )
-        ax.set(
-            xlabel="threshold on best dense similarity", ylabel="share correct (incl. abstentions)"
-        )
+        score = configs[0].calibration.score if configs else "best dense similarity"
+        ax.set(xlabel=f"threshold on {score}", ylabel="share correct (incl. abstentions)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+
+    return draw
+
+
+def draw_abstention(configs: Sequence[ConfigResult]) -> Callable[[Any], None]:
+    """Abstention precision and recall against the rule's threshold: this run (in-sample) and
+    the fitted rule's 5-fold out-of-fold curve."""
+
+    def draw(ax: Any) -> None:
+        for i, c in enumerate(configs):
+            rows = c.calibration.rows
+            xs = [r["threshold"] for r in rows]
+            for key, mark in (("abstain_precision", "-"), ("abstain_recall", "--")):
+                ys = [r.get(key) for r in rows]
+                if any(y is not None for y in ys):
+                    ax.plot(xs, ys, mark, color=f"C{i}", label=f"{c.name}: {key[8:]}")
+            ax.axvline(c.calibration.configured, color=f"C{i}", linestyle=":", alpha=0.6)
+        cv = next((c.calibration.cv_curve for c in configs if c.calibration.cv_curve), [])
+        if cv:
+            xs = [r["threshold"] for r in cv]
+            ax.plot(
+                xs,
+                [r.get("abstain_precision") for r in cv],
+                "-",
+                color="grey",
+                label="5-fold CV: precision",
+            )
+            ax.plot(
+                xs,
+                [r.get("abstain_recall") for r in cv],
+                "--",
+                color="grey",
+                label="5-fold CV: recall",
+            )
+        ax.set(xlabel="threshold on p(answerable)", ylabel="abstention precision / recall")
+        ax.set_ylim(0, 1.05)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
 
     return draw
 
@@ -358,6 +417,10 @@ def draw_bars(s: RunSummary) -> Callable[[Any], None]:
 
 def calibration_plots(s: RunSummary, records: Sequence[EvalRecord]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
+    logistic = [c for c in s.configs if c.calibration.applies and c.calibration.cv_curve]
+    if logistic:
+        title = "Abstention precision and recall against the threshold (the one rule)"
+        out.append((title, png(draw_abstention(logistic))))
     calibrated = [c for c in s.configs if c.calibration.applies]
     if calibrated:
         first = [r for r in records if r.config == calibrated[0].name]
@@ -391,17 +454,25 @@ def html_table(head: Sequence[str], rows: Sequence[str]) -> str:
     return f"<table><tr>{ths}</tr>{''.join(rows)}</table>"
 
 
-def html_comparison(s: RunSummary) -> str:
-    head = ["metric", *[c.name for c in s.configs]]
+def html_comparison(s: RunSummary | Sequence[ConfigResult]) -> str:
+    configs = s.configs if isinstance(s, RunSummary) else list(s)
+    head = ["metric", *[c.name for c in configs]]
     parts = []
     for title, rows in ROWS:
         body = [
             f"<tr><td>{escape(r.label)}</td>{''.join(map(html_cell, cells))}</tr>"
-            for r, cells in table(s, "all", rows)
+            for r, cells in table(configs, "all", rows)
         ]
         if body:
             parts.append(f"<h3>{escape(title)}</h3>" + html_table(head, body))
     return "".join(parts)
+
+
+def html_sets(s: RunSummary) -> str:
+    return "".join(
+        f"<h2>Question set {escape(qs.name)} ({qs.n} questions)</h2>{html_comparison(qs.configs)}"
+        for qs in s.sets
+    )
 
 
 def html_types(s: RunSummary) -> str:
@@ -424,7 +495,8 @@ def html_question(qid: str, recs: Sequence[EvalRecord]) -> str:
     text = escape(first.question) + (
         f"<details><summary>answers</summary>{answers}</details>" if answers else ""
     )
-    return f"<tr><td>{escape(qid)}</td><td class=l>{escape(first.type)}</td><td class=l>{text}</td>{cells}</tr>"
+    kind = f"{first.set}/{first.type}" if first.set else first.type
+    return f"<tr><td>{escape(qid)}</td><td class=l>{escape(kind)}</td><td class=l>{text}</td>{cells}</tr>"
 
 
 def question_cell(r: EvalRecord) -> str:
@@ -474,10 +546,12 @@ def html(s: RunSummary, records: Sequence[EvalRecord]) -> str:
     title = f"Evaluation: {s.mode} run, {s.n_questions} questions"
     body = [
         f"<h1>{escape(title)}</h1>{html_list(md_header(s))}",
-        f"<h2>Comparison</h2>{html_comparison(s)}",
+        f"<h2>Comparison{' (all question sets together)' if s.sets else ''}</h2>"
+        f"{html_comparison(s)}",
         html_figures([("Key metrics by config", png(draw_bars(s)))]),
+        html_sets(s),
         f"<h2>By question type</h2>{html_types(s)}",
-        f"<h2>Abstention threshold</h2>{html_list(md_calibration(s))}",
+        f"<h2>Abstention</h2>{html_list(md_calibration(s))}",
         html_figures(calibration_plots(s, records)),
         f"<h2>Answer-point matcher</h2><p>{inline(matcher_note)}</p>{html_matcher(s)}",
         f"<h2>Floors</h2><p>{escape(floors)}</p>",

@@ -1,10 +1,15 @@
-"""Runs the questions through each config, question by question (so an interrupted run leaves
-every config on the same questions), appending each record to results.jsonl as it finishes.
+"""Runs the questions of one or more question sets through each config, appending each record
+to results.jsonl as it finishes (an interrupted run resumes where it stopped).
 
-The retrieval abstention threshold (answer.abstain_min_score) is applied offline: engines run with
-it switched off and each record keeps the best dense similarity, so the eval's metrics at the
-configured threshold match `rag ask` and the calibration sweep can try every other threshold on
-the same answers. The cost: questions under the threshold also reach the model."""
+Retrieval-only runs go question by question. Full (LLM) runs go config by config: the local
+server keeps the last prompt's prefix in its KV cache, so a config's questions in a row share
+its cached system prompt, as a user's questions in one chat do; interleaving configs would make
+every question of every config pay for its rules again.
+
+Abstention is the engine's: each record holds the decision before generation (the same
+`rag.answer.abstention.decide`, every feature it used) and the answer as shipped, so the
+report's abstention curve calibrates what `rag ask` does. A follow-up row's `history` turns are
+asked first, in one Conversation, and its question is then asked in it."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.eval.configs import config_settings
-from rag.eval.data import EVAL_DIR, LABELS_FILE, Question, load_questions
+from rag.eval.data import EVAL_DIR, LABELS_FILE, Question, load_sets
 from rag.eval.floors import below, load_floors, with_flags
 from rag.eval.metrics import (
     Value,
@@ -39,12 +44,19 @@ from rag.eval.records import (
     pending,
     select,
 )
-from rag.eval.summary import RunSummary, config_result, matcher_rows, results_by_config
+from rag.eval.summary import (
+    RunSummary,
+    config_result,
+    matcher_rows,
+    results_by_config,
+    set_results,
+)
 
 from rag.errors import ConfigError
 from rag.settings import Settings
 
 if TYPE_CHECKING:
+    from rag.answer.conversation import Conversation
     from rag.answer.engine import AnswerEngine
     from rag.index.retrieve import Retrieval, Retriever
     from rag.schema import AskOutput
@@ -59,7 +71,7 @@ EXIT_BELOW_FLOOR = 3  # `rag eval` exit status when a metric is under its floor
 
 @dataclass(frozen=True)
 class EvalOptions:
-    questions: Path
+    questions: Path | tuple[Path, ...]  # one question file or several (reported side by side)
     configs: tuple[str, ...]
     retrieval_only: bool = False
     limit: int | None = None
@@ -74,6 +86,10 @@ class EvalOptions:
     def mode(self) -> Mode:
         return "retrieval" if self.retrieval_only else "full"
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return self.questions if isinstance(self.questions, tuple) else (self.questions,)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -86,8 +102,12 @@ class Plan:
 
     @property
     def engine_k(self) -> int:
-        """Papers the answer engine retrieves; its threshold looks at their best similarity."""
-        return max(self.settings.answer.max_sources, self.settings.retrieval.top_k)
+        """Papers the answer engine retrieves."""
+        from rag.answer.context import SEARCH_K
+
+        if self.settings.answer.pipeline == "legacy":
+            return max(self.settings.answer.max_sources, self.settings.retrieval.top_k)
+        return SEARCH_K
 
 
 @dataclass(frozen=True)
@@ -100,11 +120,11 @@ class EvalOutcome:
 def run_eval(opts: EvalOptions, base: Settings) -> EvalOutcome:
     from rag.eval.report import write_reports
 
-    questions = take(load_questions(opts.questions), opts.limit)
+    questions = take_sets(load_sets(opts.files), opts.limit)
     missing = missing_gold_titles(questions, base)
     plans = [Plan(name, config_settings(name, base)) for name in dict.fromkeys(opts.configs)]
     out = opts.out or default_out_dir(opts.retrieval_only)
-    wanted = [(p.name, opts.mode, p.fingerprint, q.qid) for q in questions for p in plans]
+    wanted = wanted_keys(plans, questions, opts.mode)
     todo = pending(wanted, load_records(out / RESULTS))
     if todo:
         log.info("%d of %d question runs to do; results in %s", len(todo), len(wanted), out)
@@ -129,6 +149,19 @@ def missing_gold_titles(questions: Sequence[Question], base: Settings) -> list[s
     keys = {normalise_title(k.title) for k in stored}
     gold = (t for q in questions for t in q.gold_titles)
     return list(dict.fromkeys(t for t in gold if normalise_title(t) not in keys))
+
+
+def wanted_keys(plans: Sequence[Plan], questions: Sequence[Question], mode: Mode) -> list[Key]:
+    """Question by question for retrieval; config by config for full runs (see above)."""
+    if mode == "full":
+        return [(p.name, mode, p.fingerprint, q.qid) for p in plans for q in questions]
+    return [(p.name, mode, p.fingerprint, q.qid) for q in questions for p in plans]
+
+
+def take_sets(questions: Sequence[Question], limit: int | None) -> list[Question]:
+    """`take` within each question set (`--limit N`: N questions of every set)."""
+    sets = list(dict.fromkeys(q.set for q in questions))
+    return [q for name in sets for q in take([x for x in questions if x.set == name], limit)]
 
 
 def take(questions: Sequence[Question], limit: int | None) -> list[Question]:
@@ -165,8 +198,8 @@ def run_pending(
 
 @contextmanager
 def evaluator(base: Settings, plans: Sequence[Plan], mode: Mode) -> Iterator[Evaluate]:
-    """Builds the shared parts once (embedder, store, one retriever per retrieval setting and,
-    for full runs, the LLM server and one engine per config); stops a server it started."""
+    """Builds the shared parts once (embedder, store, one retriever per retrieval setting, one
+    engine per config and, for full runs, the LLM server); stops a server it started."""
     from rag.llm.session import llm_session
     from rag.wiring import build_engine, embedder_for, open_store
 
@@ -174,13 +207,12 @@ def evaluator(base: Settings, plans: Sequence[Plan], mode: Mode) -> Iterator[Eva
     retrievers = _retrievers(plans, open_store(base, embedder), embedder)
     memo = {name: Memo(r) for name, r in retrievers.items()}
     if mode == "retrieval":
-        yield lambda p, q: retrieval_only_record(p, q, memo[p.name])
+        built = {p.name: build_engine(p.settings, None, retrievers[p.name], "now") for p in plans}
+        yield lambda p, q: retrieval_only_record(p, q, memo[p.name], built[p.name])
         return
     with llm_session(base) as session:
         chat = session.client()
-        engines = {
-            p.name: build_engine(ungated(p.settings), chat, retrievers[p.name]) for p in plans
-        }
+        engines = {p.name: build_engine(p.settings, chat, retrievers[p.name], "now") for p in plans}
         yield lambda p, q: full_record(p, q, memo[p.name], engines[p.name])
 
 
@@ -216,14 +248,14 @@ def _retrievers(plans: Sequence[Plan], store: object, embedder: object) -> dict[
     return {p.name: built[p.settings.retrieval.model_dump_json()] for p in plans}
 
 
-def ungated(s: Settings) -> Settings:
-    """The settings with the retrieval threshold switched off (it is applied offline)."""
-    return s.model_copy(update={"answer": s.answer.model_copy(update={"abstain_min_score": -1.0})})
-
-
-def search(p: Plan, q: Question, retriever: Memo) -> tuple[RetrievalRecord, dict[str, Value]]:
-    """The eval's own search (top 10, the config's mode) and its retrieval metrics."""
-    r = retriever.search(q.question, top_k=max(TOP_N, p.engine_k), mode=p.settings.retrieval.mode)
+def search(
+    p: Plan, q: Question, retriever: Memo, query: str | None = None
+) -> tuple[RetrievalRecord, dict[str, Value]]:
+    """The eval's own search (top 10, the config's mode) for `query` (a follow-up's standalone
+    question; the question itself otherwise) and its retrieval metrics."""
+    r = retriever.search(
+        query or q.question, top_k=max(TOP_N, p.engine_k), mode=p.settings.retrieval.mode
+    )
     sims = [h.dense_similarity for h in r.hits]
     rec = RetrievalRecord(
         paper_ids=[h.paper_id for h in r.hits],
@@ -239,15 +271,23 @@ def search(p: Plan, q: Question, retriever: Memo) -> tuple[RetrievalRecord, dict
     return rec, m | {"retrieve_ms": rec.retrieve_ms}
 
 
-def gated(p: Plan, rec: RetrievalRecord) -> bool:
-    """`rag ask` would abstain without calling the model (no hits, or weak best similarity)."""
-    best = rec.best_similarity
-    weak = best is not None and best < p.settings.answer.abstain_min_score
-    return not rec.paper_ids or weak
+def gated(decision: dict[str, Value | str] | None, engine: AnswerEngine) -> bool:
+    """Whether `rag ask` abstains before generation, re-decided from the recorded features
+    with the engine's own rule and the one `decide` (tests/unit/test_eval_agreement.py)."""
+    from rag.answer.abstention import decide, features_from_record
+
+    if decision is None:
+        return True
+    return not decide(features_from_record(decision), engine.rule).answerable
 
 
 def _record(
-    p: Plan, q: Question, rec: RetrievalRecord, m: dict[str, Value], ask: AskOutput | None = None
+    p: Plan,
+    q: Question,
+    rec: RetrievalRecord,
+    m: dict[str, Value],
+    decision: dict[str, Value | str] | None,
+    ask: AskOutput | None = None,
 ) -> EvalRecord:
     return EvalRecord(
         config=p.name,
@@ -262,35 +302,69 @@ def _record(
         answer=ask,
         metrics=m,
         finished_at=now(),
+        set=q.set,
+        history=list(q.history),
+        decision=decision,
     )
 
 
-def retrieval_only_record(p: Plan, q: Question, retriever: Memo) -> EvalRecord:
-    rec, m = search(p, q, retriever)
-    m |= {"gated": gated(p, rec), "abstained": gated(p, rec), "model_abstained": False}
+def _before(
+    engine: AnswerEngine, q: Question, conv: Conversation
+) -> tuple[str, dict[str, Value | str]]:
+    """The standalone query and the decision before generation, as the engine makes them."""
+    from rag.answer.abstention import decide
+    from rag.answer.conversation import condense
+
+    standalone = condense(q.question, conv)
+    ctx = engine.contexts.build(q.question, standalone, conv)
+    return standalone, decide(ctx.features, engine.rule).record()
+
+
+def retrieval_only_record(
+    p: Plan, q: Question, retriever: Memo, engine: AnswerEngine
+) -> EvalRecord:
+    conv = _standalone_history(q)
+    standalone, decision = _before(engine, q, conv)
+    rec, m = search(p, q, retriever, standalone)
+    is_gated = not bool(decision["answerable"])
+    m |= {"gated": is_gated, "abstained": is_gated, "model_abstained": False}
     m["correct_if_answered"] = correct(q.type, m)
-    return _record(p, q, rec, m)
+    return _record(p, q, rec, m, decision)
+
+
+def _standalone_history(q: Question) -> Conversation:
+    """A conversation holding only the history's standalone questions (no model needed)."""
+    from rag.answer.conversation import Conversation, Turn, condense
+
+    conv = Conversation()
+    for h in q.history:
+        conv.turns.append(Turn(h, condense(h, conv), "", (), [], []))
+    return conv
 
 
 def full_record(p: Plan, q: Question, retriever: Memo, engine: AnswerEngine) -> EvalRecord:
+    from rag.answer.conversation import Conversation
     from rag.schema import ask_output
 
-    rec, m = search(p, q, retriever)
-    answer = engine.ask(q.question)
-    rec = rec.model_copy(update={"best_similarity": answer.retrieval.best_similarity})
-    ask = ask_output(answer, p.settings.llm.model, ungated(p.settings).fingerprint())
-    return _record(p, q, rec, full_metrics(p, q, rec, ask, m), ask)
+    conv = Conversation()
+    for h in q.history:  # a follow-up: the earlier turns first, in the same conversation
+        engine.ask(h, conv)
+    answer = engine.ask(q.question, conv)
+    rec, m = search(p, q, retriever, answer.standalone_question)
+    ask = ask_output(answer, p.settings.llm.model, p.fingerprint)
+    decision = ask.decision  # the final one; `gated` re-decides the first from its features
+    return _record(p, q, rec, full_metrics(q, ask, m, gated(decision, engine)), decision, ask)
 
 
 def full_metrics(
-    p: Plan, q: Question, rec: RetrievalRecord, ask: AskOutput, m: dict[str, Value]
+    q: Question, ask: AskOutput, m: dict[str, Value], is_gated: bool
 ) -> dict[str, Value]:
-    """Retrieval metrics `m` plus the answer's, at the configured threshold (applied offline)."""
-    is_gated = gated(p, rec)
-    m = m | {"gated": is_gated, "model_abstained": ask.abstained}
-    as_answered = answer_metrics(q.type, ask, ask.abstained, q.answer_points, q.gold_ids)
-    m["correct_if_answered"] = correct(q.type, m | as_answered)
-    m |= answer_metrics(q.type, ask, is_gated or ask.abstained, q.answer_points, q.gold_ids)
+    """Retrieval metrics `m` plus the answer's, as shipped (the engine's own abstention)."""
+    model_abstained = ask.abstained and not is_gated
+    m = m | {"gated": is_gated, "model_abstained": model_abstained}
+    m |= answer_metrics(q.type, ask, ask.abstained, q.answer_points, q.gold_ids)
+    m["correct_if_answered"] = correct(q.type, m)
+    m["evidence_answer"] = ask.answer_kind in ("evidence", "extractive")
     return m | ({} if is_gated else cost_metrics(ask.timings))
 
 
@@ -302,7 +376,7 @@ def summarize(
         commit=git_commit(),
         model=None if opts.retrieval_only else base.llm.model,
         mode=opts.mode,
-        questions_file=str(opts.questions),
+        questions_file=", ".join(str(f) for f in opts.files),
         n_questions=n,
         limit=opts.limit,
         configs=[
@@ -310,6 +384,7 @@ def summarize(
             for p in plans
         ],
         matcher=matcher_rows(LABELS_FILE),
+        sets=set_results(records, [p.name for p in plans], opts.mode),
     )
     return check_floors(opts, summary)
 

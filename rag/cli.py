@@ -164,18 +164,35 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     return status
 
 
+EVIDENCE_LABEL = "Evidence (instant, extractive):"
+KIND_LABELS = {
+    "extractive": "Answer (extractive: evidence sentences quoted from the papers)",
+    "evidence": "Answer (evidence sentences quoted from the papers: the model gave no supported "
+    "answer)",
+}
+
+
 def _render(event: Any, out: Any) -> None:
-    from rag.answer.events import Restart, Retrieved, Status, Token
+    from rag.answer.events import Evidence, Restart, Retrieved, Status, Token
 
     if isinstance(event, Retrieved):
         titles = "; ".join(f"[{s.n}] {s.hit.title}" for s in event.sources)
         print(f"sources: {titles}", file=out, flush=True)
+    elif isinstance(event, Evidence):
+        lines = [f"  {text}" for text in _evidence_lines(event)]
+        print("\n".join([EVIDENCE_LABEL, *lines]), file=out, flush=True)
     elif isinstance(event, Status):
         print(event.text, file=out, flush=True)
     elif isinstance(event, Token):
         print(event.text, end="", file=out, flush=True)
     elif isinstance(event, Restart):
         print(f"\n({event.reason})", file=out, flush=True)
+
+
+def _evidence_lines(event: Any) -> list[str]:
+    from rag.answer.citations import with_markers
+
+    return [with_markers(s.text, [n]) for n, s in event.extract.sentences] or ["(none)"]
 
 
 def _answer_one(engine: Any, question: str, conv: Any, args: argparse.Namespace) -> Any:
@@ -192,26 +209,40 @@ def _answer_one(engine: Any, question: str, conv: Any, args: argparse.Namespace)
 
 
 def _print_answer(answer: Any) -> None:
-    print(f"\n{answer.text}\n")
+    label = KIND_LABELS.get(answer.kind)
+    print(f"\n{label}:" if label else "")
+    print(f"{answer.text}\n")
     for s in answer.cited:
         print(f"  [{s.n}] {s.hit.title}  ({', '.join(s.hit.sources)})")
-    flagged = [x.text for x in answer.sentences if x.support in ("unsupported", "uncited")]
-    for text in flagged:
-        print(f"  ! not supported by the sources: {text}")
+    for x in answer.sentences:
+        if x.support in ("unsupported", "uncited"):
+            why = f" ({x.note})" if x.note else ""
+            print(f"  ! not supported by the sources{why}: {x.text}")
 
 
 def _with_engine(settings: Settings, work: Callable[[Any], int]) -> int:
+    """Runs `work` with an engine; the model is started only if the answer mode needs it."""
     from rag.llm.session import llm_session
     from rag.wiring import build_engine
 
+    if settings.answer.mode == "extractive" and settings.answer.pipeline == "evidence":
+        return work(build_engine(settings, None))
     with llm_session(settings) as session:
         return work(build_engine(settings, session.client()))
+
+
+def _extractive(settings: Settings) -> Settings:
+    """`--no-llm`: answers from the evidence alone; no model process is started."""
+    answer = settings.answer.model_copy(update={"mode": "extractive", "pipeline": "evidence"})
+    return settings.model_copy(update={"answer": answer})
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.schema import ask_output
 
     check_count(args.k, MAX_SOURCES)
+    if args.no_llm:
+        settings = _extractive(settings)
     lines = _batch(args, settings)
     if not args.file:  # refused before the model is started
         check_question(args.question, settings.answer.max_question_chars)
@@ -269,7 +300,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rag.eval.runner import EXIT_BELOW_FLOOR, EvalOptions, run_eval
 
     opts = EvalOptions(
-        questions=Path(args.questions),
+        questions=tuple(Path(q) for q in args.questions),
         configs=config_names(args.config, args.retrieval_only),
         retrieval_only=args.retrieval_only,
         limit=args.limit,
@@ -326,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     a.add_argument("--json", action="store_true")
     a.add_argument("--file", help="JSONL with a `question` per line; one answer per line")
+    a.add_argument(
+        "--no-llm",
+        action="store_true",
+        help="answer with the evidence sentences alone (RAG_ANSWER_MODE=extractive): no model",
+    )
     c = sub.add_parser("chat", help="a conversation in the terminal")
     c.add_argument(
         "-k", type=int, default=None, help=f"papers given to the model (1-{MAX_SOURCES})"
@@ -334,14 +370,22 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="store location, counts, embedder, fingerprint")
     i.add_argument("--json", action="store_true")
     e = sub.add_parser("eval", help="score retrieval, citations, answers and abstention")
-    e.add_argument("--questions", required=True, help="question JSONL (eval/questions.jsonl)")
+    e.add_argument(
+        "--questions",
+        required=True,
+        action="append",
+        help="question JSONL (eval/questions.jsonl); repeat for several sets, reported side by "
+        "side (e.g. also eval/questions_hard.jsonl and eval/followups.jsonl)",
+    )
     e.add_argument(
         "--config",
         action="append",
         help="config name or 'all', repeatable (default: all with --retrieval-only, else default)",
     )
     e.add_argument("--retrieval-only", action="store_true", help="no LLM: retrieval metrics")
-    e.add_argument("--limit", type=int, default=None, help="N questions, round-robin by type")
+    e.add_argument(
+        "--limit", type=int, default=None, help="N questions of each set, round-robin by type"
+    )
     e.add_argument("--out", help="run directory (default runs/eval-<date>-<shortsha>/); resumes")
     e.add_argument(
         "--floors", help="fail below the floors in this JSON (ours: eval/floors.json); default none"

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from rag.answer.citations import Sentence
 from rag.answer.events import Answer
 from rag.index.retrieve import PaperHit, Retrieval
 
@@ -63,11 +64,38 @@ class Citation(BaseModel):
     sources: list[str]
 
 
+class EvidenceRefOut(BaseModel):
+    """An evidence sentence supporting an answer sentence (its provenance)."""
+
+    n: int
+    paper_id: str
+    sentence: str
+    score: float
+
+
 class SentenceOut(BaseModel):
     text: str
     citations: list[int]
     support: str
     score: float | None = None
+    evidence: list[EvidenceRefOut] = []
+    note: str | None = None
+
+
+class EvidenceOut(BaseModel):
+    """One sentence of the instant extractive answer."""
+
+    n: int
+    paper_id: str
+    title: str
+    sentence: str
+    score: float
+
+
+class ModeOut(BaseModel):
+    survey: bool
+    papers: int
+    reason: str
 
 
 class Retrieved(SearchHit):
@@ -86,6 +114,52 @@ class AskOutput(BaseModel):
     fingerprint: str
     abstain_reason: str | None = None
     standalone_question: str | None = None
+    evidence: list[EvidenceOut] = []
+    answer_kind: str = "generative"  # generative | hybrid | extractive | evidence | abstention
+    mode: ModeOut | None = None
+    decision: dict[str, float | int | bool | str | None] | None = None
+
+
+def _sentence(s: Sentence) -> SentenceOut:
+    refs = [
+        EvidenceRefOut(n=r.n, paper_id=r.paper_id, sentence=r.sentence, score=r.score)
+        for r in s.evidence
+    ]
+    return SentenceOut(
+        text=s.text,
+        citations=list(s.citations),
+        support=s.support,
+        score=s.score,
+        evidence=refs,
+        note=s.note,
+    )
+
+
+def _evidence(a: Answer) -> list[EvidenceOut]:
+    if a.evidence is None:
+        return []
+    return [
+        EvidenceOut(n=n, paper_id=s.paper_id, title=s.title, sentence=s.text, score=s.score)
+        for n, s in a.evidence.sentences
+    ]
+
+
+def _mode(a: Answer) -> ModeOut | None:
+    m = a.mode
+    return ModeOut(survey=m.survey, papers=m.papers, reason=m.reason) if m else None
+
+
+def _retrieved(a: Answer, given: dict[str, int]) -> list[Retrieved]:
+    """This retrieval's papers, then any given paper it did not return (a follow-up keeps the
+    papers and numbers of the turn it continues), so every [n] resolves."""
+    hits = [Retrieved(**hit_fields(h), given_as=given.get(h.paper_id)) for h in a.retrieval.hits]
+    seen = {h.paper_id for h in a.retrieval.hits}
+    kept = [
+        Retrieved(**hit_fields(s.hit), given_as=s.n)
+        for s in a.sources
+        if s.hit.paper_id not in seen
+    ]
+    return hits + kept
 
 
 def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
@@ -98,16 +172,15 @@ def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
             Citation(n=s.n, paper_id=s.hit.paper_id, title=s.hit.title, sources=list(s.hit.sources))
             for s in a.cited
         ],
-        sentences=[
-            SentenceOut(text=s.text, citations=list(s.citations), support=s.support, score=s.score)
-            for s in a.sentences
-        ],
-        retrieved=[
-            Retrieved(**hit_fields(h), given_as=given.get(h.paper_id)) for h in a.retrieval.hits
-        ],
+        sentences=[_sentence(s) for s in a.sentences],
+        retrieved=_retrieved(a, given),
         timings=a.timings,
         model=model,
         fingerprint=fingerprint,
         abstain_reason=a.abstain_reason,
         standalone_question=a.standalone_question,
+        evidence=_evidence(a),
+        answer_kind=a.kind,
+        mode=_mode(a),
+        decision=a.decision.record() if a.decision else None,
     )

@@ -93,31 +93,87 @@ class LLMSettings(BaseSettings):
     n_threads: int = Field(2, ge=1, description="CPU threads of the local server.")
     n_batch: int = Field(128, ge=8, description="Prompt batch of the local server.")
     startup_timeout_s: float = Field(180.0, description="Seconds to wait for the local server.")
+    draft: Literal["none", "prompt-lookup"] = Field(
+        "none",
+        description="Speculative decoding of the local server: prompt-lookup drafts tokens copied "
+        "from the prompt (llama-cpp-python's LlamaPromptLookupDecoding); none = off.",
+    )
+    draft_tokens: int = Field(10, ge=1, le=64, description="Tokens drafted per prompt-lookup step.")
 
 
 class AnswerSettings(BaseSettings):
     model_config = _cfg("RAG_ANSWER_")
+    mode: Literal["generative", "hybrid", "extractive"] = Field(
+        "generative",
+        description="generative = the model's checked answer (the evidence answer if it abstains "
+        "on answerable evidence); hybrid = the model's answer followed by the evidence sentences; "
+        "extractive = the evidence sentences alone, no model (`rag ask --no-llm`).",
+    )
+    pipeline: Literal["evidence", "legacy"] = Field(
+        "evidence",
+        description="evidence = scored evidence sentences of whole abstracts, survey mode, one "
+        "abstention rule; legacy = each paper's best chunk trimmed (the engine before issue 11), "
+        "kept for old-vs-new evaluation.",
+    )
     prompt_budget_tokens: int = Field(
         600, ge=100, description="Uncached prompt budget: sources + question (prefill ~50 tok/s)."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
     max_sources: int = Field(
-        4, ge=1, le=MAX_SOURCES, description="Papers given to the LLM per answer."
+        4,
+        ge=1,
+        le=MAX_SOURCES,
+        description="Papers given to the LLM per answer (lookup questions).",
+    )
+    survey_sources: int = Field(
+        8,
+        ge=1,
+        le=MAX_SOURCES,
+        description="Papers given for a survey question (evidence pipeline).",
+    )
+    evidence_budget_tokens: int = Field(
+        260, ge=50, description="Evidence tokens (titles, sentences, tags) for a lookup question."
+    )
+    survey_budget_tokens: int = Field(
+        600, ge=50, description="Evidence tokens for a survey question (1-2 sentences a paper)."
+    )
+    survey_prompt_papers: int = Field(
+        3,
+        ge=1,
+        le=MAX_SOURCES,
+        description="Survey: papers the model reads (its best sentence each) for the synthesis; "
+        "the per-paper list covers every given paper without the model.",
+    )
+    survey_answer_tokens: int = Field(
+        120, ge=16, description="Longest survey synthesis generated (the list follows it)."
     )
     abstain_override_min: float = Field(
         0.55,
-        description="If the model abstains although the best source is at least this similar, "
-        "it is asked once more (guards against false abstention by the small model).",
+        description="legacy pipeline: if the model abstains although the best source is at least "
+        "this similar, it is asked once more (guards against false abstention by the small model).",
     )
     abstain_min_score: float = Field(
         0.32,
-        description="Abstain when the best dense similarity is below this (calibrated by eval).",
+        description="legacy pipeline: abstain when the best dense similarity is below this…",
     )
     abstain_min_overlap: float = Field(
-        0.5, description="…and when under this share of the question's terms is in any source."
+        0.5,
+        description="…and under this share of the question's terms is in any source (legacy; "
+        "the evidence pipeline uses the calibrated rule of rag/answer/abstention.py).",
     )
     support_min: float = Field(
-        0.35, description="Sentence-to-chunk similarity at or above which a citation is supported."
+        0.35,
+        description="legacy pipeline: sentence-to-chunk similarity at or above which a citation "
+        "is supported.",
+    )
+    evidence_support_min: float = Field(
+        0.45,
+        description="evidence pipeline: provenance score (dense similarity fused with the share of "
+        "the sentence's own terms, not the question's, found in an evidence sentence) at or above "
+        "which an evidence sentence supports an answer sentence.",
+    )
+    abstention_params: Path | None = Field(
+        None, description="Abstention rule parameters (JSON); unset = rag/answer/abstention.json."
     )
 
 

@@ -3,9 +3,11 @@ these; everything below them takes built parts."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from rag.index.embed import Embedder, TokenCounter, make_embedder, packaged_model_dir
 from rag.index.ingest import IngestSummary, ingest
@@ -16,10 +18,14 @@ from rag.sources.loader import load_corpus
 from rag.sources.records import ParseResult
 
 if TYPE_CHECKING:
-    from rag.answer.engine import AnswerEngine
+    from rag.answer.engine import AnswerEngine, EvidenceParts
     from rag.answer.query_engine import CitedQueryEngine
+    from rag.answer.vectors import SentenceVectors
     from rag.index.repair import RebuildSummary
     from rag.llm.client import ChatClient
+
+log = logging.getLogger(__name__)
+Warm = Literal["none", "now", "background"]
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -58,6 +64,7 @@ def run_ingest(
             settings.chroma.batch_size,
             progress,
         )
+        warm_vectors(settings, store.all_chunks(), embedder, progress)
     return parsed, summary
 
 
@@ -69,23 +76,92 @@ def run_rebuild(settings: Settings, progress: bool = True) -> RebuildSummary:
         return rebuild_index(settings, embedder_for(settings), settings.chroma.batch_size, progress)
 
 
+def vectors_file(settings: Settings) -> Path:
+    from rag.answer.vectors import vectors_path
+
+    return vectors_path(settings.data_dir, settings.collection_name())
+
+
+def warm_vectors(
+    settings: Settings, chunks: Sequence[object], embedder: Embedder, progress: bool = False
+) -> int:
+    """Every evidence sentence of the store embedded and saved next to it (at ingest, ~30 s for
+    the bundled corpus on 2 idle cores), so answers score sentences without embedding them."""
+    from rag.answer.evidence import EvidenceIndex
+    from rag.answer.vectors import SentenceVectors
+
+    index = EvidenceIndex.build(chunks)  # type: ignore[arg-type]
+    vectors = SentenceVectors(embedder)
+    path = vectors_file(settings)
+    vectors.load(path)
+    todo = [t for t in dict.fromkeys(index.all_sentences()) if t not in vectors]
+    if todo:
+        from rag.progress import progress as progress_bar
+
+        with progress_bar(len(todo), "sentence vectors", "sentence", progress) as bar:
+            for i in range(0, len(todo), 256):
+                vectors.get(todo[i : i + 256])
+                bar.update(len(todo[i : i + 256]))
+        vectors.save(path)
+    return len(todo)
+
+
 def build_engine(
-    settings: Settings, chat: ChatClient, retriever: Retriever | None = None
+    settings: Settings,
+    chat: ChatClient | None,
+    retriever: Retriever | None = None,
+    warm: Warm = "none",
 ) -> AnswerEngine:
     """The answer engine over `retriever` (opened from settings if not given), talking to
-    `chat` (see rag/llm/session.py for the one way entry points get a chat client)."""
+    `chat` (see rag/llm/session.py for the one way entry points get a chat client; None is
+    enough for RAG_ANSWER_MODE=extractive). `warm`: sentence vectors missing from the saved
+    file are embedded on demand (none), before returning (now), or by a background thread
+    that saves them when done (background: for a long-lived process such as the UI)."""
+    from rag.answer.abstention import Gate, load_params
+    from rag.answer.context import EvidenceContexts, LegacyContexts, survey_rule
     from rag.answer.engine import AnswerEngine
     from rag.answer.prompts import load_prompts
 
     retriever = retriever or open_retriever(settings)
-    return AnswerEngine(
-        retriever=retriever,
-        chat=chat,
-        prompts=load_prompts(),
-        cfg=settings.answer,
-        embedder=retriever.embedder,
-        count_tokens=TokenCounter(packaged_model_dir()),
-    )
+    cfg, prompts, count = settings.answer, load_prompts(), TokenCounter(packaged_model_dir())
+    common = dict(chat=chat, prompts=prompts, cfg=cfg, embedder=retriever.embedder)
+    if cfg.pipeline == "legacy":
+        legacy = LegacyContexts(retriever, count, prompts, cfg)
+        rule = Gate(cfg.abstain_min_score, cfg.abstain_min_overlap)
+        return AnswerEngine(contexts=legacy, count_tokens=count, rule=rule, **common)  # type: ignore[arg-type]
+    parts = evidence_parts(settings, retriever, warm)
+    contexts = EvidenceContexts(retriever, parts.index, parts.vectors, count, survey_rule(cfg))
+    rule_ = load_params(cfg.abstention_params)
+    return AnswerEngine(contexts=contexts, count_tokens=count, rule=rule_, parts=parts, **common)  # type: ignore[arg-type]
+
+
+def evidence_parts(settings: Settings, retriever: Retriever, warm: Warm = "none") -> EvidenceParts:
+    """The evidence index over the store's chunks and the saved sentence vectors."""
+    from rag.answer.engine import EvidenceParts
+    from rag.answer.evidence import EvidenceIndex
+    from rag.answer.vectors import SentenceVectors
+
+    index = EvidenceIndex.build(retriever.chunks())
+    vectors = SentenceVectors(retriever.embedder)
+    vectors.load(vectors_file(settings))
+    missing = [t for t in index.all_sentences() if t not in vectors]
+    if missing and warm == "now":
+        _warm_and_save(vectors, missing, vectors_file(settings))
+    elif missing and warm == "background":
+        args = (vectors, missing, vectors_file(settings))
+        threading.Thread(target=_warm_and_save, args=args, name="warm-vectors", daemon=True).start()
+    return EvidenceParts(index, vectors)
+
+
+def _warm_and_save(vectors: SentenceVectors, texts: list[str], path: Path) -> None:
+    from rag.errors import RagError
+
+    log.info("embedding %d evidence sentences (saved to %s)", len(texts), path)
+    try:
+        vectors.warm(texts)
+        vectors.save(path)
+    except (OSError, RagError) as e:  # a cache: answers still work, embedding on demand
+        log.warning("sentence vectors not saved to %s: %s", path, e)
 
 
 def build_query_engine(

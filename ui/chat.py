@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from rag.ui import render
 
 from rag.answer.conversation import Conversation
-from rag.answer.events import Answer, Done, Restart, Retrieved, Source, Status, Token
+from rag.answer.events import Answer, Done, Evidence, Restart, Retrieved, Source, Status, Token
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,20 @@ class _Live:
     answer: Answer | None = None
     final_body: str | None = None  # set once the turn ended (answer, error or stop)
     query: str = ""  # what was searched (highlighted in the cards)
+    evidence: Evidence | None = None  # the instant extractive answer, shown before any token
 
     def body(self) -> str:
         if self.final_body is not None:
             return self.final_body
-        return render.streaming_body(self.text, self.rid, len(self.sources))
+        ev = render.evidence_block(self.extract, self.rid, len(self.sources))
+        return render.streaming_body(self.text, self.rid, len(self.sources), ev)
+
+    @property
+    def extract(self) -> Any:
+        return self.evidence.extract if self.evidence else None
+
+    def marks(self) -> render.Marks:
+        return render.evidence_marks(self.answer, self.extract)
 
     def html(self) -> str:
         meta = render.answer_meta(self.answer) if self.answer else ""
@@ -140,7 +149,7 @@ def _chat(state: ChatState, live: _Live | None = None) -> str:
 
 def _panel(state: ChatState, live: _Live, cited: list[int] | None = None) -> str:
     query = live.query or live.question
-    current = render.sources_panel(live.sources, query, live.rid, cited or [])
+    current = render.sources_panel(live.sources, query, live.rid, cited or [], live.marks())
     return current + "".join(reversed(state.earlier_sources))
 
 
@@ -153,6 +162,9 @@ def _on_event(state: ChatState, live: _Live, event: Any, scratch: Conversation) 
         live.sources = list(event.sources)
         live.query = event.retrieval.question  # a follow-up's standalone query
         return _busy(state, live, _panel(state, live))
+    if isinstance(event, Evidence):
+        live.evidence = event
+        return _busy(state, live, _panel(state, live))  # its sentences marked in the cards
     if isinstance(event, Status):
         live.status = event.text
     elif isinstance(event, Token):
@@ -200,7 +212,12 @@ def _end(state: ChatState, live: _Live, body: str, cited: list[int] | None = Non
     state.past.append(live.html())
     if live.sources:
         folded = render.earlier_sources(
-            live.sources, live.question, live.rid, cited or [], live.query or live.question
+            live.sources,
+            live.question,
+            live.rid,
+            cited or [],
+            live.query or live.question,
+            live.marks(),
         )
         state.earlier_sources.append(folded)
 

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from rag.answer.citations import CITATION, Sentence, Support, expand
+from rag.answer.citations import CITATION, Sentence, Support, expand, with_markers
 from rag.answer.events import Answer, Source
+from rag.answer.evidence import Extract
 
 FLAGGED = {
     Support.UNSUPPORTED: "The cited source does not support this sentence; check it before relying on it.",
@@ -47,6 +48,25 @@ def safe_id(raw: str) -> str:
 
 def card_id(rid: str, n: int) -> str:
     return f"src-{safe_id(rid)}-{int(n)}"
+
+
+def sentence_id(rid: str, n: int, index: int) -> str:
+    """The anchor of evidence sentence `index` of source `n`, inside its card."""
+    return f"ev-{safe_id(rid)}-{int(n)}-{int(index)}"
+
+
+Marks = dict[int, set[int]]  # source n → indices of the sentences that support the answer
+
+
+def evidence_marks(answer: Answer | None = None, extract: Extract | None = None) -> Marks:
+    """The evidence sentences the answer (its provenance) and the instant answer quote."""
+    marks: Marks = {}
+    for s in answer.sentences if answer else ():
+        for ref in s.evidence:
+            marks.setdefault(ref.n, set()).add(ref.index)
+    for n, e in extract.sentences if extract else ():
+        marks.setdefault(n, set()).add(e.index)
+    return marks
 
 
 # -- highlighting ---------------------------------------------------------------------------
@@ -93,7 +113,34 @@ def _score_line(source: Source) -> str:
     return " · ".join(parts)
 
 
-def source_card(source: Source, terms: Sequence[str], rid: str, cited: bool = False) -> str:
+def passage_html(
+    source: Source, terms: Sequence[str], rid: str, marked: frozenset[int] | set[int]
+) -> str:
+    """The card's text: its evidence sentences (gaps as "…"), each an anchor, those that
+    support the answer in <mark>; without evidence (legacy) the passage, terms highlighted."""
+    if not source.shown:
+        return highlight(source.passage, terms)
+    parts: list[str] = []
+    prev: int | None = None
+    for s in source.shown:
+        if prev is not None and s.index != prev + 1:
+            parts.append("…")
+        anchor = sentence_id(rid, source.n, s.index)
+        if s.index in marked:
+            parts.append(f'<mark class="support" id="{anchor}">{esc(s.text)}</mark>')
+        else:
+            parts.append(f'<span class="ev" id="{anchor}">{highlight(s.text, terms)}</span>')
+        prev = s.index
+    return " ".join(parts)
+
+
+def source_card(
+    source: Source,
+    terms: Sequence[str],
+    rid: str,
+    cited: bool = False,
+    marked: frozenset[int] | set[int] = frozenset(),
+) -> str:
     files = ", ".join(source.hit.sources) or "unknown listing"
     badge = '<span class="src-badge">cited</span>' if cited else ""
     return (
@@ -102,30 +149,39 @@ def source_card(source: Source, terms: Sequence[str], rid: str, cited: bool = Fa
         f'<span class="src-title">{esc(source.hit.title)}</span>{badge}</div>'
         f'<div class="src-meta"><span class="src-files" title="listing file">{esc(files)}</span>'
         f'<span class="src-score">{esc(_score_line(source))}</span></div>'
-        f'<p class="src-passage">{highlight(source.passage, terms)}</p></article>'
+        f'<p class="src-passage">{passage_html(source, terms, rid, marked)}</p></article>'
     )
 
 
 def sources_panel(
-    sources: Sequence[Source], question: str, rid: str, cited: Iterable[int] = ()
+    sources: Sequence[Source],
+    question: str,
+    rid: str,
+    cited: Iterable[int] = (),
+    marks: Marks | None = None,
 ) -> str:
     if not sources:
         return sources_placeholder("No paper matched this question.")
     terms = query_terms(question)
-    marked = set(cited)
-    cards = "".join(source_card(s, terms, rid, s.n in marked) for s in sources)
+    marked, m = set(cited), marks or {}
+    cards = "".join(source_card(s, terms, rid, s.n in marked, m.get(s.n, set())) for s in sources)
     head = f'<div class="panel-head">Sources <span class="count">{len(sources)}</span></div>'
     return f'<section class="sources">{head}{cards}</section>'
 
 
 def earlier_sources(
-    sources: Sequence[Source], question: str, rid: str, cited: Iterable[int] = (), query: str = ""
+    sources: Sequence[Source],
+    question: str,
+    rid: str,
+    cited: Iterable[int] = (),
+    query: str = "",
+    marks: Marks | None = None,
 ) -> str:
     """A finished turn's cards, folded: its answer's [n] links still land on them (browsers
     open a closed <details> when a fragment link targets an element inside it)."""
     terms = query_terms(query or question)
-    marked = set(cited)
-    cards = "".join(source_card(s, terms, rid, s.n in marked) for s in sources)
+    marked, m = set(cited), marks or {}
+    cards = "".join(source_card(s, terms, rid, s.n in marked, m.get(s.n, set())) for s in sources)
     summary = f'<summary>Earlier: <span class="q">{esc(question)}</span></summary>'
     return f'<details class="earlier">{summary}{cards}</details>'
 
@@ -138,9 +194,16 @@ def sources_placeholder(text: str = "Ask a question: the papers it draws on appe
 # -- answer text ----------------------------------------------------------------------------
 
 
-def _citation_link(numbers: list[int], rid: str, n_sources: int) -> str:
+Targets = dict[int, int]  # source n → the evidence sentence a citation of it points at
+
+
+def _target(rid: str, n: int, targets: Targets) -> str:
+    return sentence_id(rid, n, targets[n]) if n in targets else card_id(rid, n)
+
+
+def _citation_link(numbers: list[int], rid: str, n_sources: int, targets: Targets) -> str:
     parts = [
-        f'<a class="cite" href="#{card_id(rid, n)}">{n}</a>'
+        f'<a class="cite" href="#{_target(rid, n, targets)}">{n}</a>'
         if 1 <= n <= n_sources
         else f'<span class="cite-bad" title="no such source">{n}</span>'
         for n in numbers
@@ -150,39 +213,63 @@ def _citation_link(numbers: list[int], rid: str, n_sources: int) -> str:
     return f'<span class="cites"><span class="br">[</span>{inner}<span class="br">]</span></span>'
 
 
-def link_citations(escaped: str, rid: str, n_sources: int) -> str:
-    """[n] markers in already-escaped text become links to their source cards; a bracket with
-    no given source number (e.g. a year) stays as written. Safe on escaped text: the marker
-    pattern holds only digits, spaces and separators."""
+def link_citations(escaped: str, rid: str, n_sources: int, targets: Targets | None = None) -> str:
+    """[n] markers in already-escaped text become links to their source cards (to the
+    supporting sentence in it, when `targets` names one); a bracket with no given source number
+    (e.g. a year) stays as written. Safe on escaped text: the marker pattern holds only digits,
+    spaces and separators."""
 
     def link(m: re.Match[str]) -> str:
         numbers = expand(m.group(1))
         if not any(1 <= n <= n_sources for n in numbers):
             return m.group(0)
-        return _citation_link(numbers, rid, n_sources)
+        return _citation_link(numbers, rid, n_sources, targets or {})
 
     return CITATION.sub(link, escaped)
 
 
-def inline_markup(text: str, rid: str, n_sources: int) -> str:
+def inline_markup(text: str, rid: str, n_sources: int, targets: Targets | None = None) -> str:
     """Escape first, then add only our own tags: bold, inline code, citation links, breaks."""
     html = esc(text.strip())
     html = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html)
     html = re.sub(r"`([^`]+)`", r"<code>\1</code>", html)
-    html = link_citations(html, rid, n_sources)
+    html = link_citations(html, rid, n_sources, targets)
     return html.replace("\n\n", "<br><br>").replace("\n", "<br>")
 
 
-def streaming_body(text: str, rid: str, n_sources: int) -> str:
+EVIDENCE_LABEL = "Evidence (instant, extractive)"
+KIND_LABELS = {
+    "extractive": "Evidence answer (sentences quoted from the papers; no model)",
+    "evidence": "Evidence answer (sentences quoted from the papers: the model gave no "
+    "supported answer)",
+}
+
+
+def evidence_block(extract: Extract | None, rid: str, n_sources: int) -> str:
+    """The instant extractive answer, labelled, each sentence linked to itself in its card."""
+    if extract is None or not extract.sentences:
+        return ""
+    items = "".join(
+        f"<li>{inline_markup(with_markers(s.text, [n]), rid, n_sources, {n: s.index})}</li>"
+        for n, s in extract.sentences
+    )
+    label = f'<div class="ev-label">{esc(EVIDENCE_LABEL)}</div>'
+    return f'<div class="evidence-answer">{label}<ul>{items}</ul></div>'
+
+
+def streaming_body(text: str, rid: str, n_sources: int, evidence: str = "") -> str:
     if not text.strip():
-        return '<div class="answer pending"><span class="dots"><i></i><i></i><i></i></span></div>'
-    return f'<div class="answer streaming">{inline_markup(text, rid, n_sources)}</div>'
+        dots = '<span class="dots"><i></i><i></i><i></i></span>'
+        return f'{evidence}<div class="answer pending">{dots}</div>'
+    return f'{evidence}<div class="answer streaming">{inline_markup(text, rid, n_sources)}</div>'
 
 
 def _sentence(s: Sentence, rid: str, n_sources: int) -> str:
-    inner = inline_markup(s.text, rid, n_sources)
+    targets = {r.n: r.index for r in reversed(s.evidence)}  # a number's first supporting sentence
+    inner = inline_markup(s.text, rid, n_sources, targets)
     if s.support in FLAGGED:
-        return f'<span class="sent flagged" title="{esc(FLAGGED[s.support])}">{inner}</span>'
+        why = s.note or FLAGGED[s.support]
+        return f'<span class="sent flagged" title="{esc(why)}">{inner}</span>'
     return f'<span class="sent">{inner}</span>'
 
 
@@ -200,9 +287,33 @@ def answer_body(answer: Answer, rid: str) -> str:
         return f'<div class="answer abstained"><p>{esc(answer.text)}</p>{note}</div>'
     n = len(answer.sources)
     shown = [s for s in answer.sentences if s.support != Support.ABSTENTION] or answer.sentences
-    body = " ".join(_sentence(s, rid, n) for s in shown)
+    written = [s for s in shown if s.support != Support.EVIDENCE]
+    quoted = [s for s in shown if s.support == Support.EVIDENCE]
+    body = " ".join(_sentence(s, rid, n) for s in written)
     flagged = any(s.support in FLAGGED for s in shown)
-    return f'<div class="answer final">{body}</div>{legend() if flagged else ""}'
+    return (
+        _instant(answer, rid)
+        + f'<div class="answer final">{body}{_quoted(answer, quoted, rid, n)}</div>'
+        + (legend() if flagged else "")
+    )
+
+
+def _instant(answer: Answer, rid: str) -> str:
+    """The instant evidence answer stays above a written answer (it is the answer otherwise)."""
+    if answer.kind in KIND_LABELS:
+        return ""
+    return evidence_block(answer.evidence, rid, len(answer.sources))
+
+
+def _quoted(answer: Answer, quoted: list[Sentence], rid: str, n: int) -> str:
+    """Quoted evidence sentences as a labelled list (a survey's papers, hybrid's evidence)."""
+    if not quoted:
+        return ""
+    label = KIND_LABELS.get(answer.kind) or (
+        "Papers" if answer.mode is not None and answer.mode.survey else "Evidence"
+    )
+    items = "".join(f"<li>{_sentence(s, rid, n)}</li>" for s in quoted)
+    return f'<div class="ev-label">{esc(label)}</div><ul class="ev-list">{items}</ul>'
 
 
 def error_body(message: str, partial: str = "", rid: str = "", n_sources: int = 0) -> str:

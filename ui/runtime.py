@@ -161,7 +161,7 @@ def build_deps(settings: Settings, link: LLMLink | None = None) -> Deps:
     link = link or LLMLink.for_settings(settings)
     try:
         retriever = open_or_ingest(settings, embedder_for(settings))
-        engine = build_engine(settings, link.client(), retriever)
+        engine = build_engine(settings, link.client(), retriever, warm="background")
     except RagError as e:
         log.error("the store cannot be used: %s", e)
         return Deps(settings, None, None, str(e), link)

@@ -101,6 +101,14 @@ a.cite:hover { background: var(--color-accent); color: #fff; }
 .src-files { word-break: break-all; }
 .src-passage { font-size: .86rem; line-height: 1.55; margin: 0 0 0 34px; }
 .src-passage mark { background: #fde68a; color: inherit; border-radius: 3px; padding: 0 1px; }
+.src-passage mark.support { background: #e0e7ff; padding: 1px 2px; scroll-margin-top: 40px; }
+.src-passage mark.support:target, .src-passage .ev:target { background: #fde68a;
+  outline: 2px solid #f59e0b; }
+.evidence-answer { border-left: 3px solid var(--color-accent-soft); padding: 2px 0 2px 10px;
+  margin-bottom: 10px; font-size: .92rem; }
+.ev-label { font-size: .72rem; text-transform: uppercase; letter-spacing: .05em;
+  color: var(--body-text-color-subdued); margin: 8px 0 2px; }
+.evidence-answer ul, ul.ev-list { margin: 2px 0 0; padding-left: 18px; }
 details.earlier { margin-top: 16px; }
 details.earlier summary { cursor: pointer; font-size: .85rem; margin-bottom: 8px;
   color: var(--body-text-color-subdued); }

@@ -11,6 +11,11 @@ After generation, `model_abstained=True` raises the bar: the model's refusal sta
 p reaches `model_threshold` (then the engine should answer from the evidence, e.g. the
 extractive answer). A model that answered is not evidence: the bar stays at `threshold`.
 
+`Gate` is the rule of the engine before issue 11 (abstain when nothing was retrieved, or when
+both the best dense similarity and the best chunk's term overlap are low; a model refusal
+stands). Only the legacy pipeline uses it, through the same `decide`, so an old-vs-new
+evaluation records both decisions the same way.
+
 The parameters live in rag/answer/abstention.json, written by `bench/evidence.py --write`
 (features, standardisation, weights, thresholds, the cross-validated figures and the
 precision/recall curve). They depend on the evidence settings they were fitted with: refit
@@ -33,6 +38,8 @@ __all__ = [
     "FEATURES",
     "Features",
     "Params",
+    "Gate",
+    "Rule",
     "Decision",
     "features_of",
     "decide",
@@ -49,11 +56,18 @@ class Features:
     sentence: float
     overlap: float
     bm25: float
+    chunk_overlap: float = 0.0  # best retrieved chunk's share of question terms (the Gate's)
+    hits: int = 1  # papers retrieved
 
     def values(self) -> dict[str, float]:
         """Feature name → value, a missing dense similarity counting as 0."""
         out = asdict(self)
         return {k: float(out[k] or 0.0) for k in FEATURES}
+
+    def record(self) -> dict[str, float | None]:
+        """Every feature, as the eval records it (a missing dense similarity stays None)."""
+        out = asdict(self)
+        return {k: None if v is None else round(float(v), 4) for k, v in out.items()}
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,28 @@ class Params:
         )
         return 1.0 / (1.0 + math.exp(-z))
 
+    def bar(self, model_abstained: bool | None) -> float:
+        return self.model_threshold if model_abstained else self.threshold
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The pre-issue-11 engine's fixed gate (legacy pipeline): p is 1 when it answers, else 0."""
+
+    min_dense: float = 0.32
+    min_overlap: float = 0.5
+
+    def probability(self, f: Features) -> float:
+        weak_dense = f.dense is None or f.dense < self.min_dense
+        weak = f.hits == 0 or (weak_dense and f.chunk_overlap < self.min_overlap)
+        return 0.0 if weak else 1.0
+
+    def bar(self, model_abstained: bool | None) -> float:
+        return 1.5 if model_abstained else 0.5  # a model refusal always stands
+
+
+Rule = Params | Gate
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -85,33 +121,67 @@ class Decision:
     features: Features
     model_abstained: bool | None
     reason: str
+    rule: str = "logistic"  # logistic | gate
+    base_threshold: float = 0.0  # the bar before generation (raised after a model refusal)
 
     def record(self) -> dict[str, float | bool | str | None]:
-        """Flat fields for eval records and logs."""
+        """Flat fields for eval records and logs: the decision and every feature it used."""
         return {
             "answerable": self.answerable,
             "p_answerable": round(self.probability, 4),
             "threshold": self.threshold,
+            "base_threshold": self.base_threshold,
             "model_abstained": self.model_abstained,
             "reason": self.reason,
-            **{f"feature_{k}": round(v, 4) for k, v in self.features.values().items()},
+            "rule": self.rule,
+            **{f"feature_{k}": v for k, v in self.features.record().items()},
         }
 
 
-def features_of(retrieval: Retrieval, evidence: Evidence) -> Features:
-    """The features of one question: retrieval's best dense similarity and the evidence's."""
+def features_of(retrieval: Retrieval, evidence: Evidence | None) -> Features:
+    """The features of one question: retrieval's best dense similarity and chunk overlap, and
+    the evidence's sentence, coverage and BM25 scores (zero without evidence)."""
+    if evidence is None:
+        return Features(
+            retrieval.best_similarity, 0.0, 0.0, 0.0, retrieval.best_overlap, len(retrieval.hits)
+        )
     return Features(
-        retrieval.best_similarity, evidence.best_sentence, evidence.term_overlap, evidence.best_bm25
+        retrieval.best_similarity,
+        evidence.best_sentence,
+        evidence.term_overlap,
+        evidence.best_bm25,
+        retrieval.best_overlap,
+        len(retrieval.hits),
     )
 
 
-def decide(f: Features, params: Params, model_abstained: bool | None = None) -> Decision:
-    """Abstain or answer. `model_abstained`: None before generation, else whether the model
-    refused."""
-    p = params.probability(f)
-    bar = params.model_threshold if model_abstained else params.threshold
+def features_from_record(rec: dict[str, object]) -> Features:
+    """The features a `Decision.record()` holds (what the eval re-decides from)."""
+
+    def num(name: str) -> float:
+        v = rec.get(f"feature_{name}")
+        return float(v) if isinstance(v, int | float) else 0.0
+
+    dense = rec.get("feature_dense")
+    return Features(
+        float(dense) if isinstance(dense, int | float) else None,
+        num("sentence"),
+        num("overlap"),
+        num("bm25"),
+        num("chunk_overlap"),
+        int(num("hits")),
+    )
+
+
+def decide(f: Features, rule: Rule, model_abstained: bool | None = None) -> Decision:
+    """Abstain or answer: the one decision, for the engine and the eval. `model_abstained`:
+    None before generation, else whether the model refused."""
+    p = rule.probability(f)
+    bar = rule.bar(model_abstained)
     ok = p >= bar
-    return Decision(ok, p, bar, f, model_abstained, _reason(ok, p, bar, f, model_abstained))
+    kind = "gate" if isinstance(rule, Gate) else "logistic"
+    reason = _reason(ok, p, bar, f, model_abstained)
+    return Decision(ok, p, bar, f, model_abstained, reason, kind, rule.bar(None))
 
 
 def _reason(ok: bool, p: float, bar: float, f: Features, model: bool | None) -> str:

@@ -13,7 +13,9 @@ from enum import StrEnum
 from rag.answer.prompts import ABSTAIN_PHRASE
 
 CITATION = re.compile(r"\[(\s*\d+(?:\s*[-–,;]\s*\d+)*\s*)\]")
-_SENTENCE = re.compile(r"(?<=[.!?])(?:\s*(?:\[[\d\s,;–-]+\])+)?\s+(?=[A-Z0-9\"'(])")
+_SENTENCE = re.compile(r"(?<=[.!?])((?:\s*\[[\d\s,;–-]+\])*)\s+(?=[A-Z0-9\"'(])")
+# "…(LLMs). [3] introduces X": markers a lower-case word follows begin the next sentence.
+_LEADING = re.compile(r"(?<=[.!?])\s+((?:\[[\d\s,;–-]+\]\s*)+)(?=[a-z])")
 MAX_RANGE = 20  # "[1-300]" is noise, not three hundred citations
 
 
@@ -26,6 +28,20 @@ class Support(StrEnum):
     UNSUPPORTED = "unsupported"  # no given source supports it: its citation was dropped
     UNCITED = "uncited"  # no citation and no supporting source
     ABSTENTION = "abstention"  # the fixed abstention phrase
+    EVIDENCE = (
+        "evidence"  # an evidence sentence quoted from the cited paper, not written by a model
+    )
+
+
+@dataclass(frozen=True)
+class EvidenceRef:
+    """One evidence sentence that supports an answer sentence (its provenance)."""
+
+    n: int  # the paper's number in the answer
+    paper_id: str
+    index: int  # the sentence's place in the paper's rebuilt text
+    sentence: str
+    score: float
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,8 @@ class Sentence:
     citations: tuple[int, ...]
     support: Support
     score: float | None  # similarity to the cited (or best) source
+    evidence: tuple[EvidenceRef, ...] = ()  # the evidence sentences that support it
+    note: str | None = None  # why a sentence is flagged, for the reader
 
 
 def expand(group: str) -> list[int]:
@@ -62,7 +80,23 @@ def strip_markers(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+    """Sentences with their markers: "claim [1]." and "claim. [1]" keep [1]; in "claim. [2]
+    proposes X" the [2] starts the next sentence."""
+    text = text.strip()
+    cuts = [0, *(m.start(1) for m in _LEADING.finditer(text)), len(text)]
+    out: list[str] = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        out += _split_at_ends(text[a:b].strip())
+    return [s for s in out if s]
+
+
+def _split_at_ends(text: str) -> list[str]:
+    """Split after each sentence end and the markers that follow it."""
+    out, pos = [], 0
+    for m in _SENTENCE.finditer(text):
+        out.append(text[pos : m.end(1)].strip())
+        pos = m.end()
+    return [*out, text[pos:].strip()]
 
 
 def is_abstention(text: str) -> bool:
@@ -101,6 +135,62 @@ def with_markers(text: str, numbers: Sequence[int]) -> str:
     if bare and bare[-1] in ".!?":
         return f"{bare[:-1]} {marks}{bare[-1]}"
     return f"{bare} {marks}"
+
+
+# Words after which a marker is part of the sentence ("described in [1]", "is [2]"): removing
+# such a marker leaves a hole, so the paper is named instead.
+_GOVERNING_TEXT = (
+    "in by from of see to with than as is are was were and or the a an like per on via following "
+    "named called"
+)
+_GOVERNING = frozenset(_GOVERNING_TEXT.split())
+
+
+def _governed(text: str, start: int) -> bool:
+    before = re.findall(r"[\w'-]+", text[:start])
+    return not before or before[-1].lower() in _GOVERNING
+
+
+def _joined(numbers: Sequence[int]) -> str:
+    return "".join(f"[{n}]" for n in numbers)
+
+
+def rewrite_markers(
+    text: str, mapping: Callable[[int], int | None], name: Callable[[int], str]
+) -> str:
+    """Each marker rewritten where the model put it: numbers mapped (None drops one). A marker
+    left empty disappears, or, where the sentence needs it as a word ("described in [1]"), is
+    replaced by `name(n)` of its first number, so the sentence stays grammatical."""
+    out, pos = [], 0
+    for m in CITATION.finditer(text):
+        old = expand(m.group(1))
+        new = list(dict.fromkeys(k for k in (mapping(n) for n in old) if k is not None))
+        out.append(text[pos : m.start()])
+        if new == old:
+            out.append(m.group(0))
+        elif new:
+            out.append(_joined(new))
+        elif old and _governed(text, m.start()):
+            out.append(name(old[0]))
+        pos = m.end()
+    out.append(text[pos:])
+    return _tidy("".join(out))
+
+
+def _tidy(text: str) -> str:
+    bare = re.sub(r"\s+([.,;:!?])", r"\1", text)
+    bare = re.sub(r"([.!?])\s*((?:\[\d+\])+)\s*$", r" \2\1", bare)  # "claim. [3]" → "claim [3]."
+    return re.sub(r"\s{2,}", " ", bare).strip()
+
+
+def is_complete(sentence: str) -> bool:
+    """Ends as a sentence does (punctuation, possibly followed by markers): not cut off."""
+    return bool(re.search(r"[.!?)\]\"'”]\s*$", sentence.strip()))
+
+
+def append_marker(text: str, n: int) -> str:
+    """A citation for a sentence that had none, before its final punctuation."""
+    return with_markers(text, [n])
 
 
 Similarity = Callable[[list[str]], list[list[float]]]  # sentences → similarity to each source

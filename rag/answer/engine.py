@@ -1,6 +1,13 @@
-"""The cited-answer engine: retrieve → numbered sources → prompt from prompts/ → streamed answer
-→ citation check and abstention. Yields events so the CLI and the UI can show sources before
-the first token (prefill takes seconds on 2 cores)."""
+"""The cited-answer engine: question → context (retrieval, mode, evidence; rag/answer/context.py)
+→ the instant evidence answer → one abstention decision → prompt → streamed answer → sentence
+provenance. Yields events so the CLI and the UI can show the sources and the evidence answer
+before the model's first token (prefill takes seconds on 2 cores).
+
+The answer mode (RAG_ANSWER_MODE) says what the text is made of: the model's checked sentences
+(generative), those followed by the evidence sentences (hybrid), or the evidence alone with no
+model (extractive). A survey question always ends with its per-paper list. When the model
+abstains or writes nothing the evidence supports, but the decision says the evidence answers
+the question, the evidence answer stands (kind "evidence"), not the abstention phrase."""
 
 from __future__ import annotations
 
@@ -8,15 +15,31 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rag.answer import citations as cit
-from rag.answer import guard
+from rag.answer import compose, guard
+from rag.answer import provenance as prov
+from rag.answer.abstention import Decision, Rule, decide
+from rag.answer.context import Context
 from rag.answer.conversation import Conversation, Turn, condense
-from rag.answer.events import Answer, Done, Event, Restart, Retrieved, Source, Status, Token
-from rag.answer.prompts import ABSTAIN_PHRASE, Prompts, safe
+from rag.answer.events import (
+    Answer,
+    Done,
+    Event,
+    Evidence,
+    Restart,
+    Retrieved,
+    Source,
+    Status,
+    Token,
+)
+from rag.answer.evidence import EvidenceIndex
+from rag.answer.messages import Messages
+from rag.answer.prompts import ABSTAIN_PHRASE, Prompts
+from rag.answer.vectors import SentenceVectors
+from rag.errors import ConfigError
 from rag.index.embed import Embedder
-from rag.index.retrieve import PaperHit, Retrieval, Retriever
 from rag.llm.client import ChatClient, ChatTurn, Usage
 from rag.question import check_count, check_question
 from rag.settings import MAX_SOURCES, AnswerSettings
@@ -24,28 +47,58 @@ from rag.settings import MAX_SOURCES, AnswerSettings
 log = logging.getLogger(__name__)
 
 
+class Contexts(Protocol):
+    def build(
+        self,
+        q: str,
+        standalone: str,
+        conv: Conversation | None,
+        max_sources: int | None = None,
+        mode: str | None = None,
+    ) -> Context: ...
+
+
+@dataclass(frozen=True)
+class EvidenceParts:
+    """What the evidence pipeline checks answers with (None for the legacy pipeline)."""
+
+    index: EvidenceIndex
+    vectors: SentenceVectors
+
+
 class AnswerEngine:
     """Built once, shared by concurrent answers: what one answer needs lives in its own _Run."""
 
     def __init__(
         self,
-        retriever: Retriever,
-        chat: ChatClient,
+        contexts: Contexts,
+        chat: ChatClient | None,
         prompts: Prompts,
         cfg: AnswerSettings,
         embedder: Embedder,
         count_tokens: Callable[[str], int],
+        rule: Rule,
+        parts: EvidenceParts | None = None,
     ) -> None:
-        self.retriever = retriever
+        self.contexts = contexts
         self.chat = chat
         self.prompts = prompts
         self.cfg = cfg
         self.embedder = embedder
         self.count = count_tokens
+        self.rule = rule
+        self.parts = parts
+        self.legacy = parts is None
         self.checker = cit.Checker(cfg.support_min)
+        self.messages = Messages(prompts, self.legacy, cfg.survey_prompt_papers)
+        self.provenance = prov.ProvenanceConfig(support_min=cfg.evidence_support_min)
         # What the server last saw (its KV cache holds this prefix): only for the cached-token
         # estimate when the server reports no usage; a race here costs an estimate, no answer.
         self._last_prompt = ""
+
+    @property
+    def retriever(self) -> Any:
+        return self.contexts.retriever  # type: ignore[attr-defined]
 
     def ask(self, question: str, conv: Conversation | None = None, **kw: Any) -> Answer:
         for event in self.stream(question, conv, **kw):
@@ -61,103 +114,75 @@ class AnswerEngine:
         mode: str | None = None,
         temperature: float | None = None,
     ) -> Iterator[Event]:
-        """Events for one turn: Retrieved, Status, Token…, (Restart, Token…), Done. Closing the
-        generator early closes the HTTP stream, which stops generation on the server."""
+        """Events for one turn: Retrieved, Evidence, Status, Token…, (Restart, Token…), Done.
+        Closing the generator early closes the HTTP stream, which stops generation."""
         start = time.perf_counter()
         q = check_question(question, self.cfg.max_question_chars)
-        standalone = condense(q, conv)
-        n = check_count(max_sources, MAX_SOURCES) or self.cfg.max_sources
-        retrieval = self.retriever.search(
-            standalone, top_k=max(n, self.retriever.cfg.top_k), mode=mode
-        )
-        reuse = self._reusable(conv, retrieval, n)
-        sources = reuse.sources if reuse else self._sources(retrieval.hits[:n], q)
-        yield Retrieved(retrieval, sources)
-        if self._weak_evidence(retrieval):
-            yield Done(self._abstain(q, standalone, sources, retrieval, start, "retrieval"))
+        max_sources = check_count(max_sources, MAX_SOURCES)
+        ctx = self.contexts.build(q, condense(q, conv), conv, max_sources, mode)
+        yield Retrieved(ctx.retrieval, ctx.sources)
+        if ctx.instant is not None:
+            yield Evidence(ctx.instant, ctx.sources, ctx.evidence_ms or 0.0)
+        before = decide(ctx.features, self.rule)
+        if not before.answerable:
+            yield Done(self._remember(conv, ctx, self._abstain(ctx, start, "retrieval", before)))
             return
-        messages = self._messages(q, sources, reuse)
-        yield Status(f"model reading {len(sources)} sources…")
-        run = _Run(start, overrides={} if temperature is None else {"temperature": temperature})
+        if self.cfg.mode == "extractive" and not self.legacy:
+            answer = self._evidence_answer(ctx, start, before, "extractive")
+            yield Done(self._remember(conv, ctx, answer))
+            return
+        yield from self._generated(ctx, conv, start, temperature)
+
+    def _remember(
+        self,
+        conv: Conversation | None,
+        ctx: Context,
+        a: Answer,
+        messages: list[ChatTurn] | None = None,
+    ) -> Answer:
+        """The turn joins the conversation (a later follow-up is read against it); without
+        messages (no model was asked) it is never continued as a prompt."""
+        if conv is not None:
+            conv.turns.append(self._turn(ctx, a, messages or []))
+        return a
+
+    def _generated(
+        self, ctx: Context, conv: Conversation | None, start: float, temperature: float | None
+    ) -> Iterator[Event]:
+        if self.chat is None:
+            raise ConfigError(
+                f"RAG_ANSWER_MODE={self.cfg.mode} needs a model and none was given; "
+                "use RAG_ANSWER_MODE=extractive (or `rag ask --no-llm`) to answer without one"
+            )
+        messages = self.messages.build(ctx)
+        yield Status(f"model reading {len(ctx.sources)} sources…")
+        run = _Run(start, overrides=self._overrides(ctx, temperature))
         yield from self._generate(messages, run)
-        if cit.is_abstention(run.text) and self._strong_evidence(retrieval):
+        if self.legacy and cit.is_abstention(run.text) and self._strong(ctx):
             yield Restart("the model abstained although a source matches well; asking again")
-            retry = self.prompts.retry.format(n=1, question=q)
+            retry = self.prompts.retry.format(n=1, question=ctx.question)
             messages = [*messages, ChatTurn("assistant", run.text), ChatTurn("user", retry)]
             run = _Run(start, ttft_ms=run.ttft_ms, overrides=run.overrides)
             yield from self._generate(messages, run)
-        answer = self._finish(q, standalone, sources, retrieval, run, start)
-        if conv is not None:
-            conv.turns.append(self._turn(q, standalone, answer, messages))
-        yield Done(answer)
+        yield Done(self._remember(conv, ctx, self._finish(ctx, run, start), messages))
 
-    # -- retrieval side -------------------------------------------------------------------
+    def _overrides(self, ctx: Context, temperature: float | None) -> dict[str, Any]:
+        out: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
+        if ctx.mode.survey and not self.legacy:
+            out["max_tokens"] = self.cfg.survey_answer_tokens  # the list says the rest
+        return out
 
-    def _reusable(self, conv: Conversation | None, r: Retrieval, n: int) -> Turn | None:
-        """A follow-up still about last turn's papers (its top paper and at least half of its
-        papers were given last turn) keeps that turn's prompt and numbering, so the server
-        reuses its KV cache (seconds instead of a fresh prefill)."""
-        last = conv.last if conv else None
-        if last is None or not last.messages:
-            return None
-        wanted = [h.paper_id for h in r.hits[:n]]
-        if not wanted or wanted[0] not in last.paper_ids:
-            return None
-        shared = sum(pid in last.paper_ids for pid in wanted)
-        return last if shared * 2 >= len(wanted) else None
-
-    def _sources(self, hits: list[PaperHit], question: str) -> list[Source]:
-        if not hits:
-            return []
-        overhead = self.count(self.prompts.sources) + self.count(question) + 12 * len(hits)
-        per_source = max(40, (self.cfg.prompt_budget_tokens - overhead) // len(hits))
-        return [
-            Source(i, h, self._trim(h.chunk, per_source - self.count(h.title)))
-            for i, h in enumerate(hits, start=1)
-        ]
-
-    def _trim(self, passage: str, budget: int) -> str:
-        out: list[str] = []
-        for sentence in cit.split_sentences(passage):
-            if self.count(" ".join([*out, sentence])) > budget:
-                break
-            out.append(sentence)
-        if not out:  # one long first sentence: cut at a word boundary
-            words = passage.split()
-            while words and self.count(" ".join(words)) > budget:
-                words = words[: max(1, int(len(words) * 0.85))]
-            out = [" ".join(words) + " …"]
-        return " ".join(out)
-
-    def _weak_evidence(self, r: Retrieval) -> bool:
-        """Neither the embedder nor the words of the question find a match: abstain without
-        spending a generation. Both thresholds are calibrated by the eval harness."""
-        best = r.best_similarity
-        weak_dense = best is None or best < self.cfg.abstain_min_score
-        return not r.hits or (weak_dense and r.best_overlap < self.cfg.abstain_min_overlap)
-
-    def _strong_evidence(self, r: Retrieval) -> bool:
-        best = r.best_similarity
+    def _strong(self, ctx: Context) -> bool:
+        best = ctx.retrieval.best_similarity
         return best is not None and best >= self.cfg.abstain_override_min
 
-    # -- generation side ------------------------------------------------------------------
-
-    def _messages(self, q: str, sources: list[Source], reuse: Turn | None) -> list[ChatTurn]:
-        if reuse:
-            follow = self.prompts.followup.format(question=q)
-            return [*reuse.messages, ChatTurn("assistant", reuse.answer), ChatTurn("user", follow)]
-        blocks = "\n".join(
-            self.prompts.source.format(n=s.n, title=safe(s.hit.title), passage=safe(s.passage))
-            for s in sources
-        )
-        user = self.prompts.sources.format(sources=blocks, question=q)
-        return [ChatTurn("system", self.prompts.system_text()), ChatTurn("user", user)]
+    # -- generation -------------------------------------------------------------------------
 
     def _generate(self, messages: list[ChatTurn], run: _Run) -> Iterator[Event]:
+        assert self.chat is not None
         prompt = "\n".join(m.content for m in messages)
         run.cached_estimate = self.count(_common_prefix(prompt, self._last_prompt))
         run.prompt_estimate = self.count(prompt)
-        sent = time.perf_counter()
         for part in self.chat.stream(messages, **run.overrides):
             if isinstance(part, Usage):
                 run.usage = part
@@ -168,10 +193,124 @@ class AnswerEngine:
             run.pieces += 1
             run.text += part
             yield Token(part)
-        run.sent_at = sent
         self._last_prompt = prompt + run.text
 
-    # -- post-processing ------------------------------------------------------------------
+    # -- post-processing --------------------------------------------------------------------
+
+    def _guarded(self, text: str) -> list[str]:
+        """Markup stripped and sentences that quote the rules dropped (see rag/guard.py)."""
+        rules = self.messages.rules()
+        sentences = cit.split_sentences(guard.strip_markup(text))
+        return [s for s in sentences if not guard.leaks(s, rules)]
+
+    def _finish(self, ctx: Context, run: _Run, start: float) -> Answer:
+        if self.legacy:
+            return self._finish_legacy(ctx, run, start)
+        sentences = self._checked(ctx, run.text)
+        content = [s for s in sentences if s.support != cit.Support.ABSTENTION]
+        refused = not content or (
+            cit.is_abstention(run.text) and not any(s.citations for s in content)
+        )
+        after = decide(ctx.features, self.rule, model_abstained=refused)
+        if not after.answerable:
+            return self._abstain(ctx, start, "model", after, run)
+        if refused or not any(s.citations for s in content):
+            # The model refused, or nothing it wrote is backed by the evidence, while the
+            # evidence itself answers the question: the evidence answer is the better answer.
+            return self._evidence_answer(ctx, start, after, "evidence", run)
+        return self._composed(ctx, content, run, start, after)
+
+    def _checked(self, ctx: Context, text: str) -> list[cit.Sentence]:
+        assert self.parts is not None
+        g = prov.grounds(ctx.standalone, ctx.papers, self.parts.index, self.parts.vectors.get)
+        return prov.check(self._guarded(text), g, self._embed, self.provenance)
+
+    def _embed(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        return np.asarray(self.embedder.embed(texts), dtype=np.float32)
+
+    def _composed(
+        self, ctx: Context, written: list[cit.Sentence], run: _Run, start: float, d: Decision
+    ) -> Answer:
+        assert ctx.instant is not None
+        if ctx.mode.survey:
+            listed, head, kind = (
+                compose.paper_list(ctx.sources, ctx.instant),
+                compose.PAPERS_HEAD,
+                "generative",
+            )
+        elif self.cfg.mode == "hybrid":
+            listed, head, kind = (
+                compose.extractive(ctx.instant, written),
+                compose.EVIDENCE_HEAD,
+                "hybrid",
+            )
+        else:
+            listed, head, kind = [], "", "generative"
+        text = compose.text_of(written, listed, head)
+        return self._answer(ctx, text, [*written, *listed], start, d, kind, run)
+
+    def _evidence_answer(
+        self, ctx: Context, start: float, d: Decision, kind: str, run: _Run | None = None
+    ) -> Answer:
+        assert ctx.instant is not None
+        if ctx.mode.survey:
+            listed = compose.paper_list(ctx.sources, ctx.instant)
+            text = compose.text_of([], listed, compose.PAPERS_HEAD)
+        else:
+            listed = compose.extractive(ctx.instant)
+            text = " ".join(s.text for s in listed)
+        return self._answer(ctx, text, listed, start, d, kind, run)
+
+    def _answer(
+        self,
+        ctx: Context,
+        text: str,
+        sentences: list[cit.Sentence],
+        start: float,
+        d: Decision,
+        kind: str,
+        run: _Run | None = None,
+    ) -> Answer:
+        return Answer(
+            question=ctx.question,
+            standalone_question=ctx.standalone,
+            text=text,
+            abstained=False,
+            abstain_reason=None,
+            sources=ctx.sources,
+            sentences=sentences,
+            retrieval=ctx.retrieval,
+            timings=self._timings(ctx, run, start),
+            raw_text=run.text if run else "",
+            evidence=ctx.instant,
+            mode=ctx.mode,
+            decision=d,
+            kind=kind,
+        )
+
+    def _finish_legacy(self, ctx: Context, run: _Run, start: float) -> Answer:
+        sources = ctx.sources
+        known = [cit.numbers(f"{s.hit.title} {s.passage} {ctx.question}") for s in sources]
+        sentences = cit.check_answer(
+            " ".join(self._guarded(run.text)),
+            len(sources),
+            self._similarity(sources),
+            self.checker,
+            known,
+        )
+        content = [s for s in sentences if s.support != cit.Support.ABSTENTION]
+        refused = not content or (
+            cit.is_abstention(run.text) and not any(s.citations for s in content)
+        )
+        after = decide(ctx.features, self.rule, model_abstained=refused)
+        if refused:
+            return self._abstain(ctx, start, "model", after, run)
+        if not any(s.citations for s in content):
+            return self._abstain(ctx, start, "unsupported", after, run)
+        text = " ".join(s.text for s in sentences)
+        return self._answer(ctx, text, sentences, start, after, "generative", run)
 
     def _similarity(self, sources: list[Source]) -> cit.Similarity:
         def sims(sentences: list[str]) -> list[list[float]]:
@@ -181,76 +320,43 @@ class AnswerEngine:
 
         return sims
 
-    def _finish(
-        self, q: str, standalone: str, sources: list[Source], r: Retrieval, run: _Run, start: float
-    ) -> Answer:
-        known = [cit.numbers(f"{s.hit.title} {s.passage} {q}") for s in sources]
-        sentences = cit.check_answer(
-            self._guarded(run.text), len(sources), self._similarity(sources), self.checker, known
-        )
-        content = [s for s in sentences if s.support != cit.Support.ABSTENTION]
-        if not content or (cit.is_abstention(run.text) and not any(s.citations for s in content)):
-            return self._abstain(q, standalone, sources, r, start, "model", run)
-        if not any(s.citations for s in content):
-            # Nothing the model wrote is backed by a source it was given: the abstention
-            # phrase is more honest than an unsupported answer.
-            return self._abstain(q, standalone, sources, r, start, "unsupported", run)
-        return Answer(
-            question=q,
-            standalone_question=standalone,
-            text=" ".join(s.text for s in sentences),
-            abstained=False,
-            abstain_reason=None,
-            sources=sources,
-            sentences=sentences,
-            retrieval=r,
-            timings=self._timings(r, run, start),
-            raw_text=run.text,
-        )
-
-    def _guarded(self, text: str) -> str:
-        """Markup stripped and sentences that quote the rules dropped (see rag/guard.py)."""
-        rules = self.prompts.system_text()
-        kept = [
-            s for s in cit.split_sentences(guard.strip_markup(text)) if not guard.leaks(s, rules)
-        ]
-        return " ".join(kept)
-
     def _abstain(
-        self,
-        q: str,
-        standalone: str,
-        sources: list[Source],
-        r: Retrieval,
-        start: float,
-        reason: str,
-        run: _Run | None = None,
+        self, ctx: Context, start: float, reason: str, d: Decision, run: _Run | None = None
     ) -> Answer:
         sentence = cit.Sentence(ABSTAIN_PHRASE, (), cit.Support.ABSTENTION, None)
         return Answer(
-            question=q,
-            standalone_question=standalone,
+            question=ctx.question,
+            standalone_question=ctx.standalone,
             text=ABSTAIN_PHRASE,
             abstained=True,
             abstain_reason=reason,
-            sources=sources,
+            sources=ctx.sources,
             sentences=[sentence],
-            retrieval=r,
-            timings=self._timings(r, run, start),
+            retrieval=ctx.retrieval,
+            timings=self._timings(ctx, run, start),
             raw_text=run.text if run else "",
+            evidence=ctx.instant,
+            mode=ctx.mode,
+            decision=d,
+            kind="abstention",
         )
 
-    def _timings(self, r: Retrieval, run: _Run | None, start: float) -> dict[str, Any]:
+    def _timings(self, ctx: Context, run: _Run | None, start: float) -> dict[str, Any]:
         total = (time.perf_counter() - start) * 1000
-        t: dict[str, Any] = {"retrieve_ms": round(r.retrieve_ms, 1), "total_ms": round(total, 1)}
+        t: dict[str, Any] = {
+            "retrieve_ms": round(ctx.retrieval.retrieve_ms, 1),
+            "total_ms": round(total, 1),
+        }
+        if ctx.evidence_ms is not None:
+            t["evidence_ms"] = ctx.evidence_ms
         t.update(
             run.timings() if run else {"ttft_ms": None, "prompt_tokens": 0, "cached_tokens": 0}
         )
         return t
 
-    def _turn(self, q: str, standalone: str, a: Answer, messages: list[ChatTurn]) -> Turn:
+    def _turn(self, ctx: Context, a: Answer, messages: list[ChatTurn]) -> Turn:
         ids = tuple(s.hit.paper_id for s in a.sources)
-        return Turn(q, standalone, a.raw_text or a.text, ids, a.sources, messages)
+        return Turn(ctx.question, ctx.standalone, a.raw_text or a.text, ids, a.sources, messages)
 
 
 @dataclass
@@ -264,7 +370,6 @@ class _Run:
     prompt_estimate: int = 0
     cached_estimate: int = 0
     first_token_at: float | None = None
-    sent_at: float | None = None
 
     def timings(self) -> dict[str, Any]:
         u = self.usage

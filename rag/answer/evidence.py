@@ -12,6 +12,7 @@ Build an `EvidenceIndex` once per process from the store's chunks; `gather` per 
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -54,6 +55,7 @@ class EvidenceConfig:
     max_whole_chunks: int = 6  # papers with more chunks (full text) offer only nearby chunks
     neighbours: int = 1
     source_tokens: int = 12  # the <source id="n">[n] … </source> wrapper of each paper
+    lead: int = 0  # this many of the best sentences (each question part's first) come first
 
 
 @dataclass(frozen=True)
@@ -152,22 +154,25 @@ def gather(
     q_terms = lexical.terms(question)
     if not cand.text:
         return Evidence(question, (), (), 0, 0.0, 0.0, 0.0, _ms(start))
-    scores, dense, lex, vecs = _score(question, q_terms, cand, index, vectors, cfg)
+    by_part, dense, lex, vecs = _score(question, q_terms, cand, index, vectors, cfg)
+    scores = by_part.max(axis=1)  # relevant to the whole question or to one of its parts
     pool = _pool(cand, scores, vecs, count, cfg)
     budget = Budget(
         cfg.budget_tokens, cfg.max_per_paper, cfg.lam, cfg.min_relative, cfg.max_similarity
     )
-    picked = [_sentence(cand, i, scores, dense, lex) for i in select(pool, budget)]
+    distinct = _distinct(scores, pool.similarity, cfg.max_similarity)
+    first = list(dict.fromkeys(_leaders(by_part, [True] * len(scores)) + distinct))[: cfg.lead]
+    picked = [_sentence(cand, i, scores, dense, lex) for i in select(pool, budget, first)]
     papers = _group(picked, cand.hits)
     given = {p.paper_id for p in papers}
-    ranked = [
-        _sentence(cand, i, scores, dense, lex)
-        for i in _distinct(scores, pool.similarity, cfg.max_similarity)
-        if cand.hits[cand.paper[i]].paper_id in given
-    ][:RANKED]
+    in_given = [cand.hits[cand.paper[i]].paper_id in given for i in range(len(cand.text))]
+    order = _leaders(by_part, in_given) + distinct
+    ranked = [_sentence(cand, i, scores, dense, lex) for i in dict.fromkeys(order) if in_given[i]][
+        :RANKED
+    ]
     overlap, best_bm25 = _paper_lexical(q_terms, index, cand)
     used = sum(_paper_tokens(p, count, cfg) for p in papers)
-    best = float(scores.max())
+    best = float(by_part[:, 0].max())  # the abstention feature: against the whole question
     return Evidence(question, papers, tuple(ranked), used, best, overlap, best_bm25, _ms(start))
 
 
@@ -179,14 +184,40 @@ def _score(
     vectors: SentenceVectors,
     cfg: EvidenceConfig,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fused scores, dense cosines, lexical coverages and the sentence vectors."""
+    """Fused scores against the whole question (column 0) and each of its parts (columns 1…),
+    dense cosines and lexical coverages against the whole question, the sentence vectors."""
     vecs = vectors.get(cand.text)
+    parts = question_parts(question)
     # The question is embedded afresh, not cached: questions rarely repeat, sentences do.
-    dense = vecs @ np.asarray(vectors.embedder.embed([question])[0], dtype=np.float32)
-    lex = np.array([_coverage(q_terms, index, cand, i) for i in range(len(cand.text))])
-    prior = np.array([cand.hits[p].dense_similarity or 0.0 for p in cand.paper])
+    q_vecs = np.asarray(vectors.embedder.embed([question, *parts]), dtype=np.float32)
+    dense = vecs @ q_vecs.T
+    terms = [q_terms, *(lexical.terms(p) for p in parts)]
+    lex = np.array(
+        [[_coverage(t, index, cand, i) for t in terms] for i in range(len(cand.text))]
+    ).reshape(len(cand.text), len(terms))
+    prior = np.array([cand.hits[p].dense_similarity or 0.0 for p in cand.paper])[:, None]
     fused = cfg.dense_weight * dense + (1 - cfg.dense_weight) * lex
-    return (1 - cfg.paper_weight) * fused + cfg.paper_weight * prior, dense, lex, vecs
+    scores = (1 - cfg.paper_weight) * fused + cfg.paper_weight * prior
+    return scores, dense[:, 0], lex[:, 0], vecs
+
+
+def question_parts(question: str) -> list[str]:
+    """A question of several sentences ("I want to X. Is there a method that Y?") in its
+    parts, each with at least three content terms; none for a one-part question. Each part
+    gets its best sentence, so a preface that shares many words with background sentences
+    cannot crowd out the sentence that answers the ask."""
+    parts = [p for p in re.split(r"(?<=[.?!;])\s+", question.strip()) if p]
+    parts = [p for p in parts if len(lexical.terms(p)) >= 3]
+    return parts if len(parts) > 1 else []
+
+
+def _leaders(by_part: np.ndarray, eligible: Sequence[bool]) -> list[int]:
+    """The best eligible candidate for each question part, the last part (the ask) first."""
+    ok = np.asarray(eligible, dtype=bool)
+    if by_part.shape[1] < 2 or not ok.any():
+        return []
+    masked = np.where(ok[:, None], by_part[:, 1:], -np.inf)
+    return [int(masked[:, j].argmax()) for j in reversed(range(masked.shape[1]))]
 
 
 def _distinct(scores: np.ndarray, sim: np.ndarray, max_similarity: float) -> list[int]:
@@ -313,7 +344,7 @@ def extract(
         ranked = firsts + [x for x in ranked if x not in firsts]
     if not ranked:
         return Extract(())
-    floor = min_relative * ranked[0][1].score
+    floor = min_relative * max(s.score for _, s in ranked)
     kept = [
         x for k, x in enumerate(ranked[:max_sentences]) if k < min_sentences or x[1].score >= floor
     ]

@@ -15,11 +15,19 @@ from rag.resources import prompts_dir
 ABSTAIN_PHRASE = "The provided papers do not contain the answer."
 
 PLACEHOLDERS: dict[str, set[str]] = {
+    # the legacy pipeline (each paper's best chunk)
     "system": {"abstain_phrase"},
     "sources": {"sources", "question"},
     "source": {"n", "title", "passage"},
     "followup": {"question"},
     "retry": {"n", "question"},
+    # the evidence pipeline (evidence sentences grouped by paper)
+    "evidence_system": {"abstain_phrase"},
+    "evidence": {"papers", "task", "question"},
+    "paper": {"n", "title", "sentences"},
+    "lookup": set(),
+    "survey": set(),
+    "followup_evidence": {"papers", "question"},
 }
 
 
@@ -30,9 +38,16 @@ class Prompts:
     source: str
     followup: str
     retry: str
+    evidence_system: str
+    evidence: str
+    paper: str
+    lookup: str
+    survey: str
+    followup_evidence: str
 
-    def system_text(self) -> str:
-        return self.system.format(abstain_phrase=ABSTAIN_PHRASE)
+    def system_text(self, legacy: bool = True) -> str:
+        template = self.system if legacy else self.evidence_system
+        return template.format(abstain_phrase=ABSTAIN_PHRASE)
 
 
 def fields(template: str) -> set[str]:

@@ -1,6 +1,8 @@
 """Which scored sentences become the evidence: a pure function over scores, token costs and
 sentence-to-sentence similarities.
 
+0. Lead (optional): the given `first` sentences (the answer's own picks), in order, while
+   they fit the budget and the per-paper cap.
 1. Seed: every paper, best paper first, gets its best sentence that still fits the budget (a
    paper's title and source delimiters are paid once, when its first sentence is taken). A
    paper none of whose sentences fits is left out: the budget is a hard limit.
@@ -39,10 +41,11 @@ class Pool:
     paper_cost: Sequence[int]
 
 
-def select(pool: Pool, budget: Budget) -> list[int]:
+def select(pool: Pool, budget: Budget, first: Sequence[int] = ()) -> list[int]:
     """Indices of the chosen sentences, in the order they were chosen."""
     chosen: list[int] = []
-    spent = _seed(pool, budget, chosen)
+    spent = _lead(pool, budget, chosen, first)
+    spent += _seed(pool, budget, chosen, spent)
     floor = budget.min_relative * max(pool.scores, default=0.0)
     open_ = [i for i in range(len(pool.scores)) if i not in chosen and pool.scores[i] >= floor]
     while open_:
@@ -55,17 +58,31 @@ def select(pool: Pool, budget: Budget) -> list[int]:
     return chosen
 
 
-def _seed(pool: Pool, budget: Budget, chosen: list[int]) -> int:
+def _lead(pool: Pool, budget: Budget, chosen: list[int], first: Sequence[int]) -> int:
+    spent = 0
+    for i in dict.fromkeys(first):
+        cost = _cost(pool, chosen, i)
+        if _allowed(pool, budget, chosen, i) and spent + cost <= budget.tokens:
+            chosen.append(i)
+            spent += cost
+    return spent
+
+
+def _seed(pool: Pool, budget: Budget, chosen: list[int], spent: int = 0) -> int:
+    """One sentence for each paper not chosen yet, best paper first; returns the tokens."""
     by_paper: dict[int, list[int]] = {}
     for i in sorted(range(len(pool.scores)), key=lambda i: -pool.scores[i]):
         by_paper.setdefault(pool.papers[i], []).append(i)
-    spent = 0
-    for ranked in by_paper.values():  # dict order: the paper with the best sentence first
+    start = spent
+    taken = {pool.papers[j] for j in chosen}
+    for paper, ranked in by_paper.items():  # dict order: the paper with the best sentence first
+        if paper in taken:
+            continue
         fits = [i for i in ranked if spent + _cost(pool, chosen, i) <= budget.tokens]
         if fits:
             spent += _cost(pool, chosen, fits[0])
             chosen.append(fits[0])
-    return spent
+    return spent - start
 
 
 def _cost(pool: Pool, chosen: Sequence[int], i: int) -> int:

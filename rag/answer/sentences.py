@@ -7,6 +7,7 @@ paper can then offer only the sentences of its retrieved chunks and their neighb
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from rag.index.store import StoredChunk
 __all__ = ["PaperText", "rebuild", "rebuild_abstract", "candidate_indices", "overlap_words"]
 
 _MIN_LOOSE_OVERLAP = 4  # words; a shorter repeat must start at a sentence boundary to count
+_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|et al|vs|cf|Fig|Eq|approx|resp|etc)\.$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -51,27 +53,39 @@ def overlap_words(previous: Sequence[str], current: Sequence[str]) -> int:
     return 0
 
 
+def whole_sentences(pieces: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The chunker's sentence pieces (with their chunk position) joined back where it split
+    inside a sentence: after an abbreviation ("(e.g. 33B and 65B models)") or inside an open
+    parenthesis. A joined sentence keeps its first piece's position."""
+    out: list[tuple[str, int]] = []
+    for piece, pos in pieces:
+        last = out[-1][0] if out else ""
+        if out and (_ABBREVIATION.search(last) or last.count("(") > last.count(")")):
+            out[-1] = (f"{last} {piece}", out[-1][1])
+        else:
+            out.append((piece, pos))
+    return out
+
+
 def rebuild(chunks: Sequence[StoredChunk]) -> PaperText:
     """One paper's chunks (any order) → its sentences, overlap removed."""
     if not chunks:
         raise ValueError("rebuild needs at least one chunk")
     ordered = sorted(chunks, key=lambda c: c.position)
-    sentences: list[str] = []
-    positions: list[int] = []
+    pieces: list[tuple[str, int]] = []
     previous: list[str] = []
     for c in ordered:
         words = c.passage.split()
         fresh = " ".join(words[overlap_words(previous, words) :])
-        for s in split_sentences(fresh):
-            sentences.append(s)
-            positions.append(c.position)
+        pieces += [(s, c.position) for s in split_sentences(fresh)]
         previous = words
+    whole = whole_sentences(pieces)
     first = ordered[0]
     return PaperText(
         first.paper_id,
         first.title,
-        tuple(sentences),
-        tuple(positions),
+        tuple(s for s, _ in whole),
+        tuple(p for _, p in whole),
         tuple((c.id, c.position) for c in ordered),
     )
 

@@ -8,7 +8,10 @@ across restarts (a file per embedder: vectors of another embedder are refused)."
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -17,7 +20,14 @@ import numpy as np
 from rag.errors import EmbeddingError
 from rag.index.embed import Embedder
 
-__all__ = ["SentenceVectors"]
+__all__ = ["SentenceVectors", "vectors_path"]
+log = logging.getLogger(__name__)
+
+
+def vectors_path(data_dir: Path, collection: str) -> Path:
+    """Where a collection's sentence vectors live: next to the store, named by collection (the
+    collection name already encodes the embedder and the chunking)."""
+    return data_dir / "sentence-vectors" / f"{collection}.npz"
 
 
 class SentenceVectors:
@@ -51,27 +61,57 @@ class SentenceVectors:
         return len(todo)
 
     def save(self, path: Path) -> None:
-        texts = list(self._vectors)
-        matrix = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 0))
-        with path.open("wb") as fh:  # np.savez would append ".npz" to a bare name
+        """Written to a temporary file and renamed, so a reader never sees half a file. Texts
+        are stored as UTF-8 bytes with their lengths: loading needs no pickle."""
+        with self._lock:
+            texts = list(self._vectors)
+            matrix = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 0))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:  # np.savez would append ".npz" to a bare name
+            blob, lengths = _encoded(texts)
             np.savez(
                 fh,
-                texts=np.array(texts, dtype=object),
-                vectors=matrix,
+                text_bytes=blob,
+                text_lengths=lengths,
+                vectors=matrix.astype(np.float32),
                 embedder=np.array(self.embedder.name),
             )
+        tmp.replace(path)
 
     def load(self, path: Path) -> int:
-        """Adds the vectors saved at `path`; returns how many. A missing file adds none."""
+        """Adds the vectors saved at `path`; returns how many. A missing or unreadable file
+        adds none (the vectors are a cache: they are embedded again)."""
         if not path.exists():
             return 0
-        with np.load(path, allow_pickle=True) as data:
-            saved = str(data["embedder"])
-            if saved != self.embedder.name:
-                raise EmbeddingError(
-                    f"{path} holds vectors of {saved}, not {self.embedder.name}; delete it"
-                )
-            fresh = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                saved = str(data["embedder"])
+                texts, matrix = _decoded(data["text_bytes"], data["text_lengths"]), data["vectors"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            log.warning(
+                "ignoring unreadable sentence vectors %s (%s); they are recomputed", path, e
+            )
+            return 0
+        if saved != self.embedder.name:
+            raise EmbeddingError(
+                f"{path} holds vectors of {saved}, not {self.embedder.name}; delete it"
+            )
+        fresh = dict(zip(texts, matrix, strict=True))
         with self._lock:
             self._vectors.update(fresh)
         return len(fresh)
+
+
+def _encoded(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    raw = [t.encode("utf-8") for t in texts]
+    blob = np.frombuffer(b"".join(raw), dtype=np.uint8)
+    return blob, np.array([len(b) for b in raw], dtype=np.int64)
+
+
+def _decoded(blob: np.ndarray, lengths: np.ndarray) -> list[str]:
+    data, out, pos = blob.tobytes(), [], 0
+    for n in lengths.tolist():
+        out.append(data[pos : pos + n].decode("utf-8"))
+        pos += n
+    return out

@@ -105,6 +105,11 @@ class Retriever:
         index = VectorStoreIndex.from_vector_store(vs, embed_model=EmbedderAdapter(self.embedder))
         return index.as_retriever(similarity_top_k=self.cfg.candidates)
 
+    def chunks(self) -> list[StoredChunk]:
+        """Every stored chunk (loaded once with the indexes)."""
+        self._ensure_loaded()
+        return list(self._chunks.values())
+
     @property
     def chunk_count(self) -> int:
         return len(self._chunks)

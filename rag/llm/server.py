@@ -80,6 +80,7 @@ class LocalServer:
         n_threads: int = 2,
         n_batch: int = 128,
         startup_timeout_s: float = 180.0,
+        draft_tokens: int | None = None,
     ) -> None:
         self.model_path = model_path
         self.model_alias = model_alias
@@ -89,6 +90,7 @@ class LocalServer:
         self.n_threads = n_threads
         self.n_batch = n_batch
         self.startup_timeout_s = startup_timeout_s
+        self.draft_tokens = draft_tokens  # prompt-lookup decoding: tokens drafted per step
         self._proc: subprocess.Popen[bytes] | None = None
         self._started = False
         self._mutex = threading.RLock()
@@ -105,6 +107,7 @@ class LocalServer:
             n_threads=llm.n_threads,
             n_batch=llm.n_batch,
             startup_timeout_s=llm.startup_timeout_s,
+            draft_tokens=llm.draft_tokens if llm.draft == "prompt-lookup" else None,
         )
 
     # -- public surface ---------------------------------------------------------------------
@@ -246,6 +249,17 @@ class LocalServer:
             # The default (True) ends a streaming answer as soon as any other request waits,
             # a health probe included: answers would be cut short.
             "--interrupt_requests", "False",
+            *self._draft(),
+        ]  # fmt: skip
+
+    def _draft(self) -> list[str]:
+        """llama-cpp-python 0.3.36 drafts with LlamaPromptLookupDecoding whenever draft_model
+        is set (llama_cpp/server/model.py): candidate tokens copied from the prompt."""
+        if self.draft_tokens is None:
+            return []
+        return [
+            "--draft_model", "prompt-lookup-decoding",
+            "--draft_model_num_pred_tokens", str(self.draft_tokens),
         ]  # fmt: skip
 
     def _spawn(self) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag.answer.conversation import Conversation
-from rag.answer.events import Done, Retrieved, Token
+from rag.answer.events import Done, Evidence, Retrieved, Token
 from rag.answer.prompts import ABSTAIN_PHRASE
 from rag.llm.client import OpenAIChatClient
 from rag.settings import LLMSettings, Settings
@@ -30,16 +30,28 @@ def engine(corpus_settings: Settings, llm_server, retriever):
     return build_engine(settings, OpenAIChatClient(settings.llm, llm_server.base_url), retriever)
 
 
-def test_sources_arrive_before_the_first_token_and_citations_resolve(engine) -> None:
+def test_sources_and_evidence_arrive_before_the_first_token_and_citations_resolve(engine) -> None:
     events = list(engine.stream("What does QLoRA backpropagate gradients through?"))
     kinds = [type(e) for e in events]
-    assert kinds[0] is Retrieved and kinds.index(Token) > 0 and kinds[-1] is Done
+    assert kinds[:2] == [Retrieved, Evidence] and kinds.index(Token) > 1 and kinds[-1] is Done
+    instant = events[1]
+    assert instant.extract.sentences and QLORA in {s.title for _, s in instant.extract.sentences}
     answer = events[-1].answer
     assert not answer.abstained
     assert QLORA in [s.hit.title for s in answer.cited]
     given = {s.n for s in answer.sources}
     assert all(n in given for s in answer.sentences for n in s.citations)
+    cited = [s for s in answer.sentences if s.citations]
+    assert cited and all(s.evidence for s in cited)  # every cited sentence names its evidence
     assert answer.timings["ttft_ms"] and answer.timings["prompt_tokens"] > 0
+    assert answer.timings["evidence_ms"] < answer.timings["ttft_ms"]
+
+
+def test_a_survey_answer_cites_many_papers_in_its_list(engine) -> None:
+    answer = engine.ask("Which papers propose ways to compress the KV cache of LLMs?")
+    assert answer.mode is not None and answer.mode.survey and not answer.abstained
+    assert "\nPapers:\n" in answer.text
+    assert len(answer.cited) >= 5  # the per-paper list cites every paper given
 
 
 def test_off_corpus_question_abstains_and_cites_nothing(engine) -> None:
@@ -95,7 +107,17 @@ def test_ask_json_against_a_separately_started_server(
         "total_ms",
         "prompt_tokens",
         "cached_tokens",
+        "evidence_ms",
     }
+    assert doc["evidence"] and set(doc["evidence"][0]) == {
+        "n",
+        "paper_id",
+        "title",
+        "sentence",
+        "score",
+    }
+    given = {h["given_as"]: h["paper_id"] for h in doc["retrieved"] if h["given_as"]}
+    assert all(given[e["n"]] == e["paper_id"] for e in doc["evidence"])
     titles = {h["paper_id"]: h["title"] for h in doc["retrieved"]}
     assert all(titles[c["paper_id"]] == c["title"] for c in doc["citations"])
     assert "sk-test-secret-123" not in out.stdout + out.stderr
@@ -119,3 +141,17 @@ def test_ask_starts_the_local_server_by_itself(
         p for p in psutil.process_iter(["cmdline"]) if str(unused_port) in (p.info["cmdline"] or [])
     ]
     assert leftovers == [], "the server the command started outlived it"
+
+
+def test_ask_no_llm_answers_from_the_evidence_without_a_model_process(
+    corpus_settings: Settings, unused_port: int
+) -> None:
+    env = {"RAG_LLM_PORT": str(unused_port)}  # a model would have to be started here
+    out = _cli(corpus_settings, env, "ask", "--json", "--no-llm", "What is QLoRA?")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["answer_kind"] == "extractive" and not doc["abstained"] and doc["evidence"]
+    assert doc["timings"]["ttft_ms"] is None and "QLoRA" in doc["answer"]
+    assert "Evidence (instant, extractive):" in out.stderr
+    run_dir = corpus_settings.data_dir / "run"
+    assert not (run_dir / f"server-{unused_port}.json").exists()  # no server was spawned

@@ -1,6 +1,7 @@
-"""The chat page in a real headless Chromium (Debian's, driven by Playwright): evidence before the
-first token, citations that land on their cards, health banners, and hostile paper text and
-questions shown as text, never run."""
+"""The chat page in a real headless Chromium (Debian's, driven by Playwright): sources and the
+instant evidence answer before the first token, a citation that highlights its supporting
+sentence in its card, health banners, and hostile paper text and questions shown as text,
+never run."""
 
 from __future__ import annotations
 
@@ -30,12 +31,14 @@ EVIL_ABSTRACT = (
     "attention heads route tokens between experts and show that routing is learned early."
 )
 EVIL_QUESTION = "<script>window.__pwned=3</script> How do attention heads route tokens?"
-# Records when the first source card and the first streamed answer text appear.
+# Records when the first source card, the evidence answer and the first answer text appear.
 WATCH = """
 window.__seen = {};
 new MutationObserver(() => {
   const now = performance.now();
   if (!window.__seen.cards && document.querySelector('.src-card')) window.__seen.cards = now;
+  if (!window.__seen.evidence && document.querySelector('.evidence-answer li'))
+    window.__seen.evidence = now;
   if (!window.__seen.token && document.querySelector('.answer.streaming, .answer.final'))
     window.__seen.token = now;
 }).observe(document.body, {subtree: true, childList: true, characterData: true});
@@ -71,7 +74,7 @@ def ask(page, question: str) -> None:
     page.click("#ask-btn")
 
 
-def test_sources_come_first_and_a_citation_lands_on_its_card(
+def test_evidence_comes_first_and_a_citation_highlights_its_sentence(
     page, corpus_settings: Settings, retriever, llm_server
 ) -> None:
     settings = app_settings(corpus_settings, llm_server.base_url, max_answer_tokens=64)
@@ -80,18 +83,25 @@ def test_sources_come_first_and_a_citation_lands_on_its_card(
         page.evaluate(WATCH)
         ask(page, QUESTION)
         page.wait_for_selector(".src-card", timeout=60_000)
+        page.wait_for_selector(".evidence-answer li", timeout=60_000)
+        assert (
+            "Evidence (instant, extractive)" in page.locator(".evidence-answer").first.inner_text()
+        )
         page.wait_for_selector(".answer.final", timeout=600_000)
         seen = page.evaluate("window.__seen")
-        assert seen["cards"] < seen["token"], seen
-        page.mouse.wheel(0, 2000)  # scroll away, so landing on the card is visible
-        link = page.locator("a.cite").first
+        assert seen["cards"] <= seen["evidence"] < seen["token"], seen
+        page.mouse.wheel(0, 2000)  # scroll away, so landing on the sentence is visible
+        link = page.locator(".answer.final a.cite").first
         target = link.get_attribute("href")
+        assert target and target.startswith("#ev-"), target  # the sentence, not just the card
         link.click()
-        card = page.locator(f"article{target}")
         page.wait_for_function("h => location.hash === h", arg=target)
-        assert card.evaluate("e => e.matches(':target')")
-        box, height = card.bounding_box(), page.viewport_size["height"]
-        assert box and 0 <= box["y"] < height, "the card is not in view"
+        mark = page.locator(f"mark{target}")
+        assert mark.evaluate("e => e.matches(':target') && e.classList.contains('support')")
+        assert mark.evaluate("e => e.closest('article.src-card') !== null")
+        assert mark.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"  # highlighted
+        box, height = mark.bounding_box(), page.viewport_size["height"]
+        assert box and 0 <= box["y"] < height, "the supporting sentence is not in view"
         page.evaluate(
             "window.scrollTo(0, 0); document.querySelector('#sources-col').scrollTo(0, 0)"
         )

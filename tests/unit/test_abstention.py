@@ -138,3 +138,15 @@ def test_folds_partition_the_rows_and_keep_both_classes() -> None:
     folds = fit.stratified_folds(y, 5, seed=3)
     assert sorted(np.concatenate(folds).tolist()) == list(range(50))
     assert all((y[f] == 0).sum() == 2 for f in folds)
+
+
+def test_the_refusal_bar_keeps_refusals_that_are_right_and_overrides_wrong_ones() -> None:
+    # answerable (y=1) questions the model refused have high p; unanswerable ones middling p.
+    p = np.array([0.9, 0.95, 0.5, 0.6, 0.55, 0.7, 0.8, 0.2])
+    refused = np.array([True, True, True, True, True, False, False, False])
+    gated = p < 0.3
+    y = np.array([1, 1, 0, 0, 0, 1, 1, 0])
+    bar = fit.refusal_bar(p, refused, gated, y, floor=0.3)
+    assert 0.6 < bar <= 0.9
+    answered = fit.final_answered(p, refused, gated, bar)
+    assert answered.tolist() == [True, True, False, False, False, True, True, False]

@@ -1,12 +1,15 @@
-"""Prompt assembly, abstention logic and follow-up reuse, with a FakeChatClient (no model, no
-server) behind our ChatClient protocol. The fake only returns scripted text; what is tested is
-what the engine sends and keeps."""
+"""The legacy pipeline (each paper's best chunk; kept for old-vs-new evaluation): prompt
+assembly, abstention logic and follow-up reuse, with a FakeChatClient (no model, no server)
+behind our ChatClient protocol. The fake only returns scripted text; what is tested is what the
+engine sends and keeps. The evidence pipeline is tested in test_answer_engine.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from rag.answer.abstention import Gate
+from rag.answer.context import LegacyContexts
 from rag.answer.conversation import Conversation
 from rag.answer.engine import AnswerEngine
 from rag.answer.events import Restart
@@ -61,13 +64,20 @@ HITS = [
 
 
 def engine(llm: FakeChatClient, hits=HITS) -> AnswerEngine:
+    cfg = AnswerSettings(pipeline="legacy")
+    prompts = load_prompts()
+
+    def count(s: str) -> int:
+        return len(s.split())
+
     return AnswerEngine(
-        retriever=FakeRetriever(hits),
+        contexts=LegacyContexts(FakeRetriever(hits), count, prompts, cfg),  # type: ignore[arg-type]
         chat=llm,
-        prompts=load_prompts(),
-        cfg=AnswerSettings(),
+        prompts=prompts,
+        cfg=cfg,
         embedder=FakeEmbedder(),
-        count_tokens=lambda s: len(s.split()),
+        count_tokens=count,
+        rule=Gate(cfg.abstain_min_score, cfg.abstain_min_overlap),
     )
 
 

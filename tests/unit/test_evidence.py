@@ -223,3 +223,31 @@ def test_saved_vectors_come_back_for_the_same_embedder_only(tmp_path) -> None:
     assert again.embedder.seen == []  # nothing re-embedded
     with pytest.raises(EmbeddingError, match="delete it"):
         SentenceVectors(CountingEmbedder("other")).load(path)
+
+
+def test_a_file_that_needs_pickle_or_is_torn_is_ignored_not_unpickled(tmp_path) -> None:
+    pickled = tmp_path / "old.npz"
+    with pickled.open("wb") as fh:  # the earlier format: texts as an object array
+        np.savez(fh, texts=np.array(["alpha"], dtype=object), vectors=np.ones((1, 2)))
+    torn = tmp_path / "torn.npz"
+    torn.write_bytes(b"PK\x03\x04 not a zip")
+    vectors = SentenceVectors(CountingEmbedder())
+    assert vectors.load(pickled) == 0 and vectors.load(torn) == 0 and len(vectors) == 0
+
+
+def test_the_answers_own_picks_lead_the_selection_within_budget() -> None:
+    p = pool([0.9, 0.5, 0.85, 0.3], [0, 0, 1, 2], [10] * 4)
+    chosen = select(p, Budget(60, max_per_paper=3, min_relative=0.0), first=[1])
+    assert chosen[0] == 1 and cost(p, chosen) <= 60
+    assert {p.papers[i] for i in chosen} == {0, 1, 2}  # every paper still gets a sentence
+
+
+def test_a_question_in_several_sentences_is_scored_part_by_part() -> None:
+    from rag.answer.evidence import question_parts
+
+    q = "I want to merge fine-tuned models into one. Is there a method that drops outliers?"
+    assert question_parts(q) == [
+        "I want to merge fine-tuned models into one.",
+        "Is there a method that drops outliers?",
+    ]
+    assert question_parts("How does QLoRA save memory?") == []

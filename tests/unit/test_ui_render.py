@@ -82,7 +82,7 @@ def assert_inert(html: str) -> None:
     assert "<script" not in html.lower()
     assert not tags.names() & {"script", "img", "iframe", "svg", "object", "style"}
     assert not {a for a in tags.attrs() if a.startswith("on")}, "an event handler attribute"
-    assert all(h.startswith("#src-") for h in tags.hrefs()), tags.hrefs()
+    assert all(h.startswith(("#src-", "#ev-")) for h in tags.hrefs()), tags.hrefs()
 
 
 # -- injection ------------------------------------------------------------------------------
@@ -265,3 +265,56 @@ def test_the_endpoint_is_shown_without_credentials() -> None:
     assert display_url("https://user:sk-secret@api.example.com:8443/v1?key=sk-2") == (
         "https://api.example.com:8443/v1"
     )
+
+
+# -- evidence: the instant answer and the supporting sentence in its card ---------------------
+
+EV = "It routes tokens <b>early</b> & cheaply."
+
+
+def evidence_source(n: int = 1) -> Source:
+    from rag.answer.evidence import EvidenceSentence
+
+    h = hit(n, EVIL_TITLE)
+    sents = (
+        EvidenceSentence(h.paper_id, h.title, 0, "Background sentence.", 0.2, 0.2, 0.2),
+        EvidenceSentence(h.paper_id, h.title, 2, EV, 0.8, 0.8, 0.8),
+    )
+    return Source(n, h, " ".join(x.text for x in sents), sents)
+
+
+def test_the_instant_evidence_answer_shows_before_any_token_and_links_its_sentence() -> None:
+    from rag.answer.evidence import Extract
+
+    src = evidence_source()
+    extract = Extract(((1, src.sentences[1]),))
+    body = render.streaming_body("", "r1", 1, render.evidence_block(extract, "r1", 1))
+    assert_inert(body)
+    tags = Tags(body)
+    assert render.EVIDENCE_LABEL in tags.text() and EV[:-1] in tags.text()
+    assert tags.hrefs() == [f"#{render.sentence_id('r1', 1, 2)}"]
+    assert body.index("evidence-answer") < body.index("answer pending")
+
+
+def test_a_citation_lands_on_the_supporting_sentence_marked_in_its_card() -> None:
+    src = evidence_source()
+    ref = cit.EvidenceRef(1, src.hit.paper_id, 2, EV, 0.8)
+    a = answer(
+        [cit.Sentence("Tokens are routed early [1].", (1,), cit.Support.SUPPORTED, 0.8, (ref,))],
+        [src],
+    )
+    body, panel = (
+        render.answer_body(a, "r1"),
+        render.sources_panel([src], "routing", "r1", [1], render.evidence_marks(a)),
+    )
+    target = render.sentence_id("r1", 1, 2)
+    assert Tags(body).hrefs() == [f"#{target}"]
+    marks = [
+        attrs
+        for tag, attrs in Tags(panel).tags
+        if tag == "mark" and attrs.get("class") == "support"
+    ]
+    assert [m["id"] for m in marks] == [target]
+    assert_inert(panel)
+    assert "<b>" not in panel and "&lt;b&gt;early&lt;/b&gt;" in panel  # the sentence is escaped
+    assert "…" in Tags(panel).text()  # sentence 1 was skipped
