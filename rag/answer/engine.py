@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.answer import citations as cit
-from rag.answer import guard
-from rag.answer.conversation import Conversation, Turn, condense
+from rag.answer import followup, guard
+from rag.answer.conversation import Conversation, Turn
 from rag.answer.events import Answer, Done, Event, Restart, Retrieved, Source, Status, Token
 from rag.answer.prompts import ABSTAIN_PHRASE, Prompts, safe
 from rag.index.embed import Embedder
@@ -60,25 +60,33 @@ class AnswerEngine:
         max_sources: int | None = None,
         mode: str | None = None,
         temperature: float | None = None,
+        *,
+        sources: list[Source] | None = None,
+        model: str | None = None,
     ) -> Iterator[Event]:
         """Events for one turn: Retrieved, Status, Token…, (Restart, Token…), Done. Closing the
-        generator early closes the HTTP stream, which stops generation on the server."""
+        generator early closes the HTTP stream, which stops generation on the server.
+        `sources` answers again on a previous turn's sources (no search; the same prompt, so
+        the server's cached prefix is reused); `model` overrides the endpoint's model."""
         start = time.perf_counter()
         q = check_question(question, self.cfg.max_question_chars)
-        standalone = condense(q, conv)
         n = check_count(max_sources, MAX_SOURCES) or self.cfg.max_sources
-        retrieval = self.retriever.search(
-            standalone, top_k=max(n, self.retriever.cfg.top_k), mode=mode
-        )
+        found = self._retrieve(q, conv, n, mode, sources)
+        standalone, retrieval = found.standalone, found.retrieval
         reuse = self._reusable(conv, retrieval, n)
-        sources = reuse.sources if reuse else self._sources(retrieval.hits[:n], q)
+        if reuse:
+            sources = reuse.sources
+        elif sources is None:
+            sources = self._sources(retrieval.hits[:n], q)
         yield Retrieved(retrieval, sources)
-        if self._weak_evidence(retrieval):
-            yield Done(self._abstain(q, standalone, sources, retrieval, start, "retrieval"))
+        if self._weak_evidence(retrieval) or found.weak_followup:
+            reason = "followup" if found.weak_followup else "retrieval"
+            yield Done(self._abstain(q, standalone, sources, retrieval, start, reason))
             return
         messages = self._messages(q, sources, reuse)
         yield Status(f"model reading {len(sources)} sources…")
-        run = _Run(start, overrides={} if temperature is None else {"temperature": temperature})
+        overrides = {"temperature": temperature, "model": model}
+        run = _Run(start, overrides={k: v for k, v in overrides.items() if v is not None})
         yield from self._generate(messages, run)
         if cit.is_abstention(run.text) and self._strong_evidence(retrieval):
             yield Restart("the model abstained although a source matches well; asking again")
@@ -93,18 +101,25 @@ class AnswerEngine:
 
     # -- retrieval side -------------------------------------------------------------------
 
+    def _retrieve(
+        self,
+        q: str,
+        conv: Conversation | None,
+        n: int,
+        mode: str | None,
+        sources: list[Source] | None,
+    ) -> followup.TurnQuery:
+        if sources is not None:
+            return followup.given(q, conv, sources, mode or self.retriever.cfg.mode)
+        top_k = max(n, self.retriever.cfg.top_k)
+        return followup.retrieve(self.retriever, q, conv, top_k, mode)
+
     def _reusable(self, conv: Conversation | None, r: Retrieval, n: int) -> Turn | None:
-        """A follow-up still about last turn's papers (its top paper and at least half of its
-        papers were given last turn) keeps that turn's prompt and numbering, so the server
-        reuses its KV cache (seconds instead of a fresh prefill)."""
+        """A follow-up about last turn's papers keeps that turn's prompt and numbering, so the
+        server reuses its KV cache (seconds instead of a fresh prefill)."""
         last = conv.last if conv else None
-        if last is None or not last.messages:
-            return None
         wanted = [h.paper_id for h in r.hits[:n]]
-        if not wanted or wanted[0] not in last.paper_ids:
-            return None
-        shared = sum(pid in last.paper_ids for pid in wanted)
-        return last if shared * 2 >= len(wanted) else None
+        return last if followup.reuses_last_turn(last, wanted) else None
 
     def _sources(self, hits: list[PaperHit], question: str) -> list[Source]:
         if not hits:
