@@ -26,6 +26,8 @@ DEPTH = 30  # papers each search returns for the fusion
 # A new top paper below this cosine to the question in context is "weak". Measured with
 # bench/followups.py: new top papers of real follow-ups and topic shifts were all ≥ 0.44.
 WEAK_SIMILARITY = 0.40
+# Below this cosine a paper does not match a question (RAG_ANSWER_ABSTAIN_MIN_SCORE's default).
+OWN_MIN_SIMILARITY = 0.32
 
 
 class Searcher(Protocol):
@@ -64,7 +66,7 @@ def retrieve(
     query = condense(question, conv)
     own = searcher.search(question, top_k=max(top_k, DEPTH), mode=mode)
     joined = searcher.search(query, top_k=max(top_k, DEPTH), mode=mode)
-    rankings = [(joined.hits, 1.0), (own.hits, 1.0)]
+    rankings = [(joined.hits, 1.0), (matching(own.hits), 1.0)]
     if cue is Cue.REFERENCE:
         rankings.append((previous_papers(last, joined.hits), 1.0))
     hits = fuse(rankings, top_k)
@@ -87,6 +89,16 @@ def previous_papers(last: Turn, joined: Sequence[PaperHit]) -> list[PaperHit]:
     ranked = [h for h in joined if h.paper_id in ids]
     seen = {h.paper_id for h in ranked}
     return ranked + [s.hit for s in last.sources if s.hit.paper_id not in seen]
+
+
+def matching(hits: Sequence[PaperHit]) -> list[PaperHit]:
+    """The hits the question's own words really match. A follow-up's words are few and vague
+    ("How does the gated variant work?"): alone they find papers that share a word ("work")
+    or sit below the similarity at which the engine abstains — noise that would outvote the
+    conversation. In BM25-only mode (no similarities) all hits count."""
+    if all(h.dense_similarity is None for h in hits):
+        return list(hits)
+    return [h for h in hits if (h.dense_similarity or 0.0) >= OWN_MIN_SIMILARITY]
 
 
 def fuse(rankings: Sequence[tuple[Sequence[PaperHit], float]], k: int) -> list[PaperHit]:

@@ -4,6 +4,8 @@ paper, and regenerating on the same sources. Wordings here are our own (not the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.answer import followup
@@ -82,9 +84,9 @@ GATED = "How does the gated variant work?"
 
 
 def test_a_definite_reference_keeps_the_previous_paper_first() -> None:
-    # Alone, "the gated variant" finds unrelated gated papers; joined, the outlier paper is
-    # only third behind two other quantization papers. It was given last turn: it leads.
-    own = [hit("gated-rnn", 0.55), hit("gated-mlp", 0.5), hit("gated-cnn", 0.45)]
+    # Alone, "the gated variant" only finds unrelated gated papers, weakly; joined, the outlier
+    # paper is third behind two other quantization papers. It was given last turn: it leads.
+    own = [hit("gated-rnn", 0.26), hit("gated-mlp", 0.25), hit("gated-cnn", 0.24)]
     joined = [hit("quant-a"), hit("quant-b"), hit("outliers"), hit("gated-rnn", 0.3)]
     conv = Conversation([turn(FIRST, ["outliers", "other"])])
     found = followup.retrieve(RoutedRetriever(own, joined, GATED), GATED, conv, 4, None)
@@ -100,6 +102,13 @@ def test_a_self_contained_question_with_a_pronoun_keeps_its_own_paper() -> None:
     conv = Conversation([turn(FIRST, ["outliers", "other"])])
     found = followup.retrieve(RoutedRetriever(own, joined, q), q, conv, 4, None)
     assert "paged" in [h.paper_id for h in found.retrieval.hits]
+
+
+def test_only_what_the_question_alone_really_matches_counts() -> None:
+    hits = [hit("strong", 0.6), hit("weak", 0.2), replace(hit("words-only"), dense_similarity=None)]
+    assert [h.paper_id for h in followup.matching(hits)] == ["strong"]
+    bm25_only = [replace(hit("a"), dense_similarity=None)]
+    assert followup.matching(bm25_only) == bm25_only  # no similarities at all: keep them
 
 
 def test_without_a_previous_turn_the_question_is_searched_once_alone() -> None:
