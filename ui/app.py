@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     import gradio as gr
 
 log = logging.getLogger(__name__)
-PRIVATE: dict[str, Any] = {"queue": False, "api_visibility": "private"}
+# Quick handlers (milliseconds): off the answer queue, no API, no dimming "pending" overlay.
+PRIVATE: dict[str, Any] = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
 # The page script asks before deleting; its answer is the checkbox value the handler reads.
 CONFIRM_DELETE = (
     "(confirmed, state) => [window.confirm('Delete this chat from the history?'), state]"
@@ -84,7 +85,7 @@ def _wire(page: Page, deps: Deps) -> None:
     )  # fmt: skip
     _search_api(deps)
     header = [page.ready, page.banner, page.info, page.model]
-    page.timer.tick(lambda: h.refresh(deps), None, header, show_progress="hidden", **PRIVATE)
+    page.timer.tick(lambda: h.refresh(deps), None, header, **PRIVATE)
 
 
 def _search_api(deps: Deps) -> None:

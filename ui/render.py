@@ -393,7 +393,10 @@ def readiness_html(text: str, level: str, detail: str = "") -> str:
     cls = level if level in ("busy", "ready", "error") else "busy"
     spinner = '<span class="spinner"></span>' if cls == "busy" else '<span class="dot"></span>'
     title = f' title="{esc(detail)}"' if detail else ""
-    return f'<div class="ready {cls}" role="status" aria-live="polite"{title}>{spinner}{esc(text)}</div>'
+    return (
+        f'<div class="readiness {cls}" role="status" aria-live="polite"{title}>'
+        f"{spinner}{esc(text)}</div>"
+    )
 
 
 def status_html(text: str, kind: str = "info") -> str:

@@ -62,6 +62,23 @@ PAGE_JS = r"""
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && editBox()?.value) stopEditing();
   }, true);
+  // A citation's card may sit in a drawer that only became visible with the new hash (the
+  // phone layout) or in an earlier turn's folded list: bring it into view once laid out.
+  window.addEventListener('hashchange', () => {
+    const card = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (!card || !card.classList.contains('src-card')) return;
+    const folded = card.closest('details');
+    if (folded) folded.open = true;
+    requestAnimationFrame(() => card.scrollIntoView({block: 'start'}));
+  });
+  // Jumping to an anchor may scroll the page's container sideways (the folded side panel
+  // sticks out of it on a phone): the page never scrolls sideways.
+  document.addEventListener('scroll', (event) => {
+    const el = event.target;
+    if (el instanceof Element && el.classList.contains('gradio-container') && el.scrollLeft) {
+      el.scrollLeft = 0;
+    }
+  }, true);
   // On a phone the saved chats start folded away (the page comes first); the panel's own
   // toggle button opens them.
   if (window.matchMedia('(max-width: 760px)').matches) {

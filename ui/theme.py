@@ -18,13 +18,13 @@ CSS = """
 #app-top { align-items: center; }
 #ready { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; }
 #ready .html-container { padding: 0; }
-.ready { display: inline-flex; align-items: center; gap: 8px; padding: 6px 14px;
+.readiness { display: inline-flex; align-items: center; gap: 8px; padding: 6px 14px;
   border-radius: 999px; font-size: .88rem; font-weight: 600; white-space: nowrap;
   border: 1px solid; max-width: 46vw; overflow: hidden; text-overflow: ellipsis; }
-.ready.busy { background: #eff6ff; border-color: #bfdbfe; color: #1e3a8a; }
-.ready.ready { background: #ecfdf5; border-color: #a7f3d0; color: #065f46; }
-.ready.error { background: #fef2f2; border-color: #fecaca; color: #991b1b; white-space: normal; }
-.ready .dot { width: 9px; height: 9px; border-radius: 50%; background: currentColor; flex: none; }
+.readiness.busy { background: #eff6ff; border-color: #bfdbfe; color: #1e3a8a; }
+.readiness.ready { background: #ecfdf5; border-color: #a7f3d0; color: #065f46; }
+.readiness.error { background: #fef2f2; border-color: #fecaca; color: #991b1b; white-space: normal; }
+.readiness .dot { width: 9px; height: 9px; border-radius: 50%; background: currentColor; flex: none; }
 #app-header h1 { font-size: 1.5rem; font-weight: 700; margin: 0; letter-spacing: -0.01em; }
 #app-header p { margin: 4px 0 0; color: var(--body-text-color-subdued); font-size: .93rem; }
 
@@ -82,8 +82,9 @@ a.cite:hover { background: var(--color-accent); color: #fff; }
 @keyframes rag-spin { to { transform: rotate(360deg); } }
 #ask-row { align-items: stretch; gap: 10px; }
 #question textarea { font-size: .98rem; min-height: 3.1em; }
-#question textarea:focus, #question textarea:focus-visible { outline: 3px solid var(--color-accent);
-  outline-offset: 2px; border-radius: 6px; }
+/* Gradio's own textarea rule removes the outline on focus: ours must win. */
+#question textarea:focus, #question textarea:focus-visible {
+  outline: 3px solid var(--color-accent) !important; outline-offset: 2px; border-radius: 6px; }
 button:focus-visible, a:focus-visible, .act:focus-visible { outline: 3px solid var(--color-accent);
   outline-offset: 2px; }
 #ask-buttons { gap: 6px; }
@@ -156,7 +157,7 @@ footer { opacity: .6; }
   #app-top { flex-wrap: nowrap !important; }
   #app-header p { display: none; }
   #app-header h1 { font-size: 1.2rem; }
-  .ready { max-width: 60vw; font-size: .8rem; padding: 4px 10px; }
+  .readiness { max-width: 60vw; font-size: .8rem; padding: 4px 10px; }
   #ask-row { position: fixed; left: 0; right: 0; bottom: 0; z-index: 50; margin: 0 !important;
     padding: 8px 8px calc(8px + env(safe-area-inset-bottom)); gap: 6px;
     background: var(--background-fill-primary); border-top: 1px solid var(--border-color-primary);
@@ -164,8 +165,9 @@ footer { opacity: .6; }
   #ask-row #question { min-width: 0 !important; }
   #ask-buttons { min-width: 76px !important; flex: 0 0 76px !important; }
   #edit-hint { position: fixed; left: 8px; right: 8px; bottom: 96px; z-index: 51; }
-  #sources-col { display: none; position: fixed !important; inset: 0; z-index: 60;
-    max-height: none; margin: 0; padding: 12px 12px 40px; overflow-y: auto;
+  #sources-col { display: none; position: fixed !important; inset: 0; z-index: 1000;
+    height: 100dvh !important; max-height: 100dvh !important; margin: 0;
+    padding: 12px 12px 40px; overflow-y: auto;
     background: var(--background-fill-primary); }
   #sources-col:target, #sources-col:has(.src-card:target) { display: block; }
   .act.to-sources { display: inline-block; }

@@ -330,7 +330,11 @@ def phone_checks(browser, url: str) -> None:
     phone.wait_for_function(
         "() => getComputedStyle(document.querySelector('#sources-col')).display !== 'none'"
     )
-    assert card.is_visible()
+    phone.wait_for_function(
+        "t => { const r = document.querySelector('article' + t).getBoundingClientRect();"
+        " return r.top >= 0 && r.top < innerHeight; }",
+        arg=target,
+    )  # the card itself is on screen, not only its drawer
     phone.screenshot(path=str(ARTIFACTS / "ui-phone-source.png"))
     card.locator("a.src-back").tap()
     phone.wait_for_function(

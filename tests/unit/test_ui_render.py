@@ -344,7 +344,7 @@ def test_message_actions_and_the_example_are_buttons_not_links() -> None:
 def test_readiness_is_escaped_and_classed() -> None:
     html = render.readiness_html("<b>Ready</b>", "nonsense", "<i>tip</i>")
     assert_inert(html)
-    assert 'class="ready busy"' in html and "&lt;b&gt;Ready" in html
+    assert 'class="readiness busy"' in html and "&lt;b&gt;Ready" in html
 
 
 # -- readiness and the model picker -----------------------------------------------------------
