@@ -1,14 +1,11 @@
-"""What the page's buttons do: ask (or resend an edited question), regenerate, stop, and the
-saved chats (new, open, rename, delete), plus the readiness and health refresh. Each handler
-returns values for a fixed list of components (ui/app.py wires them)."""
+"""What the page's buttons do: ask (or resend an edited question), regenerate, stop, the saved
+chats (new, open, rename, delete; kept by ui/chats.py), and the readiness and health refresh.
+Each handler returns values for a fixed list of components (ui/app.py wires them)."""
 
 from __future__ import annotations
 
 import logging
-import tempfile
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from rag.ui import render
@@ -18,16 +15,15 @@ from rag.ui.chat import (
     chat_view,
     in_conversation,
     panel_view,
-    restore,
     run_turn,
     stopped_chat,
     truncate,
 )
-from rag.ui.export import write_exports
+from rag.ui.chats import chat_choices, history_of, load_chat, saver, write_files
 from rag.ui.health import explain, model_choices, problems, readiness
-from rag.ui.history import History, title_for
+from rag.ui.history import title_for
 from rag.ui.layout import MODES
-from rag.ui.records import TurnRecord, from_dict, to_dict
+from rag.ui.records import TurnRecord
 from rag.ui.runtime import Deps
 
 from rag.errors import HistoryError, StoreError
@@ -41,71 +37,6 @@ def _gr() -> Any:
     import gradio as gr
 
     return gr
-
-
-# -- the session's chat, saved ----------------------------------------------------------------
-
-
-def _history(deps: Deps) -> History:
-    assert deps.history is not None  # Deps.__post_init__ sets it
-    return deps.history
-
-
-def _export_dir(state: ChatState) -> Path:
-    return Path(tempfile.gettempdir()) / "rag-ui" / state.key
-
-
-def saver(deps: Deps) -> Callable[[ChatState], None]:
-    """Called when a turn ends (answered, failed or stopped): save it, rewrite the exports."""
-
-    def save(state: ChatState) -> None:
-        record = state.records[-1]
-        try:
-            history = _history(deps)
-            if state.chat_id is None:
-                state.title = state.title or title_for(state.records[0].question)
-                state.chat_id = history.create(state.title)
-            history.save_turn(state.chat_id, len(state.records) - 1, to_dict(record))
-            state.notice = ""
-        except HistoryError as e:
-            log.error("%s", e)
-            state.notice = f"(This chat was not saved: {e})"
-        write_files(deps, state)
-
-    return save
-
-
-def write_files(deps: Deps, state: ChatState) -> None:
-    if not state.records:
-        state.exports = None
-        return
-    try:
-        md, bib = write_exports(
-            _export_dir(state), state.title or "chat", state.records, deps.settings.llm.model
-        )
-    except OSError as e:
-        log.error("cannot write the exports: %s", e)
-        state.exports = None
-        return
-    state.exports = (str(md), str(bib))
-
-
-def _chat_choices(deps: Deps) -> list[tuple[str, str]]:
-    try:
-        chats = _history(deps).chats()
-    except HistoryError as e:
-        log.error("%s", e)
-        return []
-    return [(f"{c.title} · {_turns(c.turns)} · {_when(c.updated)}", c.id) for c in chats]
-
-
-def _turns(n: int) -> str:
-    return f"{n} question" + ("" if n == 1 else "s")
-
-
-def _when(t: float) -> str:
-    same_day = time.localtime(t)[:3] == time.localtime()[:3]
-    return time.strftime("%H:%M" if same_day else "%d %b", time.localtime(t))
 
 
 # -- output tuples -----------------------------------------------------------------------------
@@ -132,7 +63,7 @@ def settled(deps: Deps, state: ChatState, chat: str, status: str, sources: str |
     """Everything the page shows of a chat at rest (after a turn, a stop, an open, a delete)."""
     gr = _gr()
     md, bib = _downloads(state)
-    chats = gr.Radio(choices=_chat_choices(deps), value=state.chat_id)
+    chats = gr.Radio(choices=chat_choices(deps), value=state.chat_id)
     return (
         chat,
         status,
@@ -233,7 +164,7 @@ def _forget_from(deps: Deps, state: ChatState, keep: int) -> None:
     truncate(state, keep)
     if state.chat_id is not None:
         try:
-            _history(deps).truncate(state.chat_id, keep)
+            history_of(deps).truncate(state.chat_id, keep)
         except HistoryError as e:
             log.error("%s", e)
 
@@ -290,7 +221,7 @@ def _drop_last(deps: Deps, state: ChatState, last: TurnRecord) -> None:
     state.records.pop()
     if state.chat_id is not None:
         try:
-            _history(deps).truncate(state.chat_id, len(state.records))
+            history_of(deps).truncate(state.chat_id, len(state.records))
         except HistoryError as e:
             log.error("%s", e)
 
@@ -337,23 +268,6 @@ def open_chat(deps: Deps) -> Callable[[str | None, ChatState | None], Outputs]:
     return open_
 
 
-def load_chat(deps: Deps, chat_id: str) -> ChatState | None:
-    try:
-        loaded = _history(deps).load(chat_id)
-    except HistoryError as e:
-        log.error("%s", e)
-        return None
-    if loaded is None:
-        return None
-    summary, rows = loaded
-    try:
-        records = [from_dict(r) for r in rows]
-    except (KeyError, TypeError, ValueError) as e:
-        log.error("chat %s has an unreadable turn: %s", chat_id, e)
-        return None
-    return restore(records, summary.id, summary.title)
-
-
 def rename_chat(deps: Deps) -> Callable[[str, ChatState | None], Outputs]:
     def rename(title: str, state: ChatState | None) -> Outputs:
         state = state if isinstance(state, ChatState) else ChatState()
@@ -361,7 +275,7 @@ def rename_chat(deps: Deps) -> Callable[[str, ChatState | None], Outputs]:
         state.title = new_title
         if state.chat_id is not None:
             try:
-                _history(deps).rename(state.chat_id, new_title)
+                history_of(deps).rename(state.chat_id, new_title)
             except HistoryError as e:
                 return show(deps, state, render.status_html(str(e), "error"))
         write_files(deps, state)
@@ -378,7 +292,7 @@ def delete_chat(deps: Deps) -> Callable[[bool, ChatState | None], Outputs]:
         if state.chat_id is None:
             return show(deps, ChatState(), render.status_html("Cleared this unsaved chat.", "info"))
         try:
-            _history(deps).delete(state.chat_id)
+            history_of(deps).delete(state.chat_id)
         except HistoryError as e:
             return show(deps, state, render.status_html(str(e), "error"))
         note = render.status_html(f"Deleted “{state.title}”.", "info")

@@ -96,7 +96,7 @@ def test_sources_come_first_and_a_citation_lands_on_its_card(
         page.evaluate(
             "window.scrollTo(0, 0); document.querySelector('#sources-col').scrollTo(0, 0)"
         )
-        ARTIFACTS.mkdir(exist_ok=True)  # git-ignored; docs/screenshot-answer.png is a copy
+        ARTIFACTS.mkdir(exist_ok=True)  # git-ignored
         page.screenshot(path=str(ARTIFACTS / "ui-answer.png"))
 
 

@@ -96,3 +96,16 @@ def test_a_stopped_turn_is_marked_and_not_remembered() -> None:
     [record] = state.records
     assert record.status == "stopped" and record.partial == "Partial answer"
     assert state.conversation.turns == [] and ended == [1]
+
+
+def test_editing_an_earlier_question_forgets_it_and_the_turns_after() -> None:
+    from rag.ui.chat import restore, truncate
+
+    from tests.unit.test_ui_history import done_record
+
+    records = [done_record("a", "First?"), done_record("b", "Second?"), done_record("c", "Third?")]
+    state = restore(records, "chat", "First?")
+    assert [t.question for t in state.conversation.turns] == ["First?", "Second?", "Third?"]
+    truncate(state, 1)  # question 2 is being asked again
+    assert [r.question for r in state.records] == ["First?"]
+    assert [t.question for t in state.conversation.turns] == ["First?"]
