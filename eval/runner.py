@@ -313,11 +313,9 @@ def _before(
 ) -> tuple[str, dict[str, Value | str]]:
     """The standalone query and the decision before generation, as the engine makes them."""
     from rag.answer.abstention import decide
-    from rag.answer.conversation import condense
 
-    standalone = condense(q.question, conv)
-    ctx = engine.contexts.build(q.question, standalone, conv)
-    return standalone, decide(ctx.features, engine.rule).record()
+    ctx = engine.contexts.build(q.question, conv)
+    return ctx.standalone, decide(ctx.features, engine.rule).record()
 
 
 def retrieval_only_record(

@@ -13,6 +13,7 @@ RagError
     │   └── IndexDamagedError   its vector index answers for fewer chunks than it holds
     ├── EmbeddingError     the embedder cannot be loaded or reached
     ├── ModelError         the packaged GGUF cannot be assembled
+    ├── HistoryError       the chat history file cannot be read or written
     └── LLMError
         ├── LLMUnavailableError   endpoint down, refusing, or too slow
         └── LLMResponseError      endpoint answered with an error or garbage
@@ -89,4 +90,8 @@ class LLMUnavailableError(LLMError):
 
 
 class LLMResponseError(LLMError):
+    pass
+
+
+class HistoryError(RunError):
     pass

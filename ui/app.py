@@ -1,265 +1,91 @@
-"""The Gradio chat page: `build_app(deps)` lays out and wires the page; `main()` builds the deps
-(store, engine, LLM), serves the page and stops the LLM server it owns on exit.
+"""The Gradio chat page: `build_app(deps)` lays out (ui/layout.py) and wires the page to its
+handlers (ui/handlers.py); `main()` builds the deps (store, engine, LLM, saved chats), serves
+the page, warms the answer path in the background and stops the LLM server it owns on exit.
 
 Run it with `rag ui`."""
 
 from __future__ import annotations
 
 import logging
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.ui import render
-from rag.ui.chat import ChatState, View, run_turn, stopped_chat
-from rag.ui.health import explain, is_loopback, problems
+from rag.ui import handlers as h
+from rag.ui.health import is_loopback
+from rag.ui.layout import TITLE, Page, build_layout
 from rag.ui.runtime import Deps, build_deps
 
-from rag.errors import ConfigError, StoreError
+from rag.errors import ConfigError
 from rag.settings import Settings
 
 if TYPE_CHECKING:
     import gradio as gr
 
-    from rag.answer.conversation import Conversation
-
 log = logging.getLogger(__name__)
-TITLE = "Paper QA"
-EXAMPLE = "Which method finetunes a 65B model on a single 48GB GPU?"
-MODES = ["hybrid", "dense", "bm25"]
+# Quick handlers (milliseconds): off the answer queue, no API, no dimming "pending" overlay.
+PRIVATE: dict[str, Any] = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+# The page script asks before deleting; its answer is the checkbox value the handler reads.
+CONFIRM_DELETE = (
+    "(confirmed, state) => [window.confirm('Delete this chat from the history?'), state]"
+)
 
 
-@dataclass
-class Page:
-    """The components the handlers read and write."""
-
-    state: Any
-    banner: Any
-    chat: Any
-    status: Any
-    question: Any
-    ask: Any
-    stop: Any
-    new: Any
-    download: Any
-    export: Any
-    sources: Any
-    k: Any
-    temperature: Any
-    mode: Any
-    info: Any
-    timer: Any
+def _settled(page: Page) -> list[Any]:
+    """The components every chat handler returns (see handlers.settled)."""
+    return [page.chat, page.status, page.sources, page.question, page.stop, page.regen,
+            page.download_md, page.download_bib, page.chats, page.title, page.edit_turn,
+            page.state, page.last_chat]  # fmt: skip
 
 
-# -- layout ---------------------------------------------------------------------------------
-
-
-def _html(value: str = "", **kw: Any) -> Any:
+def _answer_events(page: Page, deps: Deps) -> list[Any]:
     import gradio as gr
 
-    return gr.HTML(value, js_on_load=None, **kw)  # no click handler: these are display only
-
-
-def _header(deps: Deps) -> None:
-    r = deps.retriever
-    scope = f"{r.paper_count:,} ML paper abstracts" if r else "your paper abstracts"
-    _html(
-        f"<h1>{render.esc(TITLE)}</h1><p>Cited answers from {render.esc(scope)}, "
-        "fully offline. Every claim links to the source it comes from.</p>",
-        elem_id="app-header",
-    )
-
-
-def _input_row() -> tuple[Any, Any, Any]:
-    import gradio as gr
-
-    with gr.Row(elem_id="ask-row", equal_height=True):
-        question = gr.Textbox(
-            placeholder="Ask about the papers… (Enter to send, Shift+Enter for a new line)",
-            show_label=False,
-            lines=2,
-            max_lines=8,
-            scale=8,
-            autofocus=True,
-            elem_id="question",
-        )
-        with gr.Column(scale=1, min_width=120, elem_id="ask-buttons"):
-            ask = gr.Button("Ask", variant="primary", elem_id="ask-btn")
-            stop = gr.Button("Stop", variant="stop", elem_id="stop-btn")
-    return question, ask, stop
-
-
-def _settings_panel(deps: Deps) -> tuple[Any, Any, Any, Any]:
-    import gradio as gr
-
-    s = deps.settings
-    with gr.Accordion("Settings", open=False, elem_id="settings"):
-        k = gr.Slider(1, 10, value=s.answer.max_sources, step=1, label="Sources given to the model")
-        temperature = gr.Slider(0.0, 1.5, value=s.llm.temperature, step=0.05, label="Temperature")
-        mode = gr.Radio(MODES, value=s.retrieval.mode, label="Retrieval mode")
-        info = _html(render.info_html(deps.info()), elem_id="info")
-    return k, temperature, mode, info
-
-
-def _chat_column(deps: Deps) -> dict[str, Any]:
-    import gradio as gr
-
-    chat = _html(render.chat_html([], EXAMPLE), elem_id="chat")
-    status = _html("", elem_id="status")
-    question, ask, stop = _input_row()
-    with gr.Row():
-        new = gr.Button("New chat", size="sm", elem_id="new-btn")
-        download = gr.DownloadButton(
-            "Download answer (.md)", size="sm", interactive=False, elem_id="download-btn"
-        )
-    with gr.Accordion("Answer as Markdown (copy)", open=False):
-        export = gr.Code(language="markdown", interactive=False, show_label=False, lines=6)
-    k, temperature, mode, info = _settings_panel(deps)
-    return dict(chat=chat, status=status, question=question, ask=ask, stop=stop, new=new,
-                download=download, export=export, k=k, temperature=temperature, mode=mode,
-                info=info)  # fmt: skip
-
-
-def _layout(deps: Deps) -> Page:
-    import gradio as gr
-
-    _header(deps)
-    banner = _html(_banner(deps), elem_id="banner")
-    with gr.Row(equal_height=False, elem_id="main-row"):
-        with gr.Column(scale=7, min_width=420, elem_id="chat-col"):
-            parts = _chat_column(deps)
-        with gr.Column(scale=5, min_width=340, elem_id="sources-col"):
-            sources = _html(render.sources_placeholder(), elem_id="sources")
-    state = gr.State(_fresh_state)  # a callable: one fresh ChatState per browser session
-    return Page(state=state, banner=banner, sources=sources, timer=gr.Timer(5.0), **parts)
-
-
-# -- handlers -------------------------------------------------------------------------------
-
-
-def _fresh_state() -> ChatState:
-    return ChatState()
-
-
-def _banner(deps: Deps) -> str:
-    return render.banner_html(problems(deps.health()))
-
-
-def _health_views(deps: Deps) -> tuple[str, str]:
-    """The banner and the settings panel's facts, refreshed while the page is open."""
-    return _banner(deps), render.info_html(deps.info())
-
-
-def _stream_fn(
-    deps: Deps, question: str, k: float, temperature: float, mode: str
-) -> Callable[[Conversation], Iterator[Any]]:
-    engine = deps.engine
-
-    def stream(conv: Conversation) -> Iterator[Any]:
-        if engine is None:
-            raise StoreError(deps.store_error or "the store is not available")
-        m = mode if mode in MODES else None
-        return engine.stream(question, conv, int(k), m, float(temperature))
-
-    return stream
-
-
-def _export_file(state: ChatState, markdown: str) -> str:
-    folder = Path(tempfile.gettempdir()) / "rag-ui" / state.key
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"answer-{state.turns}.md"
-    path.write_text(markdown, encoding="utf-8")
-    return str(path)
-
-
-def _outputs(view: View, state: ChatState, first: bool) -> tuple[Any, ...]:
-    import gradio as gr
-
-    skip = gr.skip()
-    download: Any = skip
-    if view.export is not None:
-        download = gr.DownloadButton(value=_export_file(state, view.export), interactive=True)
-    return (
-        view.chat,
-        view.status,
-        skip if view.sources is None else view.sources,
-        "" if first else skip,  # clear the box once; the user may type the next question
-        skip if view.export is None else view.export,
-        download,
-        state,
-    )
-
-
-def _ask_handler(deps: Deps) -> Callable[..., Iterator[tuple[Any, ...]]]:
-    def ask(
-        question: str, k: float, temperature: float, mode: str, state: ChatState | None
-    ) -> Iterator[tuple[Any, ...]]:
-        state = state if isinstance(state, ChatState) else ChatState()
-        q = (question or "").strip()
-        if not q:
-            yield _outputs(View(render.chat_html(state.past, EXAMPLE), _empty_hint()), state, False)
-            return
-        stream = _stream_fn(deps, q, k, temperature, mode)
-        views = run_turn(stream, state, q, lambda e: explain(e, deps.health()))
-        for i, view in enumerate(views):
-            yield _outputs(view, state, i == 0)
-
-    return ask
-
-
-def _empty_hint() -> str:
-    return render.status_html("Type a question first.", "info")
-
-
-def _stop(state: ChatState | None) -> tuple[str, str]:
-    chat = stopped_chat(state) if isinstance(state, ChatState) else render.chat_html([], EXAMPLE)
-    return chat, render.status_html("Stopped. The model is free for the next question.", "info")
-
-
-def _new_chat() -> tuple[Any, ...]:
-    import gradio as gr
-
-    return (
-        ChatState(),
-        render.chat_html([], EXAMPLE),
-        "",
-        render.sources_placeholder(),
-        "",
-        gr.DownloadButton(value=None, interactive=False),
-    )
-
-
-def _wire(page: Page, deps: Deps) -> None:
-    import gradio as gr
-
-    answer = gr.on(
-        [page.ask.click, page.question.submit],
-        _ask_handler(deps),
-        inputs=[page.question, page.k, page.temperature, page.mode, page.state],
-        outputs=[
-            page.chat,
-            page.status,
-            page.sources,
-            page.question,
-            page.export,
-            page.download,
-            page.state,
-        ],
-        api_name="ask",
-        concurrency_id="answer",  # one queue for both triggers: one answer at a time
+    queued = dict(
+        concurrency_id="answer",  # one queue for every trigger: one answer at a time
         concurrency_limit=deps.settings.ui.concurrency,
         show_progress="full",  # while queued: an overlay with the queue position
         show_progress_on=[page.chat],
     )
-    private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
-    page.stop.click(_stop, [page.state], [page.chat, page.status], cancels=[answer], **private)
-    reset = [page.state, page.chat, page.status, page.sources, page.export, page.download]
-    page.new.click(_new_chat, None, reset, cancels=[answer], **private)
+    ask = gr.on(
+        [page.ask.click, page.question.submit],
+        h.ask_handler(deps),
+        inputs=[
+            page.question,
+            page.k,
+            page.temperature,
+            page.mode,
+            page.model,
+            page.edit_turn,
+            page.state,
+        ],  # fmt: skip
+        outputs=_settled(page),
+        api_name="ask",
+        **queued,
+    )
+    regen = page.regen.click(
+        h.regenerate_handler(deps),
+        inputs=[page.k, page.temperature, page.mode, page.model, page.state],
+        outputs=_settled(page),
+        api_name="regenerate",
+        **queued,
+    )
+    return [ask, regen]
+
+
+def _wire(page: Page, deps: Deps) -> None:
+    answers = _answer_events(page, deps)
+    out = _settled(page)
+    page.stop.click(h.stop_handler(deps), [page.state], out, cancels=answers, **PRIVATE)
+    page.new.click(h.new_chat(deps), None, out, cancels=answers, **PRIVATE)
+    page.chats.input(h.open_chat(deps), [page.chats, page.state], out, cancels=answers, **PRIVATE)
+    page.rename.click(h.rename_chat(deps), [page.title, page.state], out, **PRIVATE)
+    page.title.submit(h.rename_chat(deps), [page.title, page.state], out, **PRIVATE)
+    page.delete.click(
+        h.delete_chat(deps), [page.confirm, page.state], out, js=CONFIRM_DELETE, cancels=answers,
+        **PRIVATE,
+    )  # fmt: skip
     _search_api(deps)
-    health = [page.banner, page.info]
-    page.timer.tick(lambda: _health_views(deps), None, health, show_progress="hidden", **private)
+    header = [page.ready, page.banner, page.info, page.model]
+    page.timer.tick(lambda: h.refresh(deps), None, header, **PRIVATE)
 
 
 def _search_api(deps: Deps) -> None:
@@ -282,9 +108,10 @@ def build_app(deps: Deps) -> gr.Blocks:
     import gradio as gr
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as app:
-        page = _layout(deps)
+        page = build_layout(deps)
         _wire(page, deps)
-        app.load(lambda: _banner(deps), None, page.banner, queue=False, api_visibility="private")
+        header = [page.ready, page.banner, page.info, page.model]
+        app.load(h.on_load(deps), [page.last_chat], header + _settled(page), **PRIVATE)
     return app
 
 
@@ -311,6 +138,7 @@ def exposure_warning(host: str, auth: tuple[str, str] | None) -> str | None:
 
 def launch(app: gr.Blocks, settings: Settings, block: bool = True) -> None:
     """Serve `app` on RAG_UI_HOST:RAG_UI_PORT; `block=False` returns once it listens (tests)."""
+    from rag.ui.script import PAGE_JS
     from rag.ui.theme import CSS, theme
 
     auth = parse_auth(settings.ui.auth)
@@ -328,21 +156,23 @@ def launch(app: gr.Blocks, settings: Settings, block: bool = True) -> None:
         footer_links=["api"],
         theme=theme(),
         css=CSS,
+        js=PAGE_JS,
     )
 
 
 def main(settings: Settings) -> int:
-    """`rag ui`: build the deps (ingesting an empty store), start the LLM, serve until stopped
-    (the CLI has set up logging and SIGTERM), and stop the local LLM server we started."""
+    """`rag ui`: build the deps (ingesting an empty store), start the LLM and the warm-up in
+    the background, serve until stopped (the CLI has set up logging and SIGTERM), and stop the
+    local LLM server we started."""
     parse_auth(settings.ui.auth)  # a malformed login fails before anything starts
     deps = build_deps(settings)
     app = None
     try:
-        deps.llm.start()
+        deps.start()
         app = build_app(deps)
         launch(app, settings)
     finally:
         if app is not None:
             app.close()
-        deps.llm.close()
+        deps.close()
     return 0

@@ -1,9 +1,12 @@
 """One chat turn as a stream of page views: engine events in, rendered HTML out. No gradio here:
-the page (ui/app.py) only forwards these views to its components."""
+the page (ui/app.py) only forwards these views to its components. A session's turns are kept
+as records (ui/records.py): the chat, the sources panel, the history and the exports are all
+rendered from them."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import queue
 import secrets
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rag.ui import render
+from rag.ui.records import DONE, FAILED, STOPPED, TurnRecord
 
 from rag.answer.conversation import Conversation
 from rag.answer.events import Answer, Done, Evidence, Restart, Retrieved, Source, Status, Token
@@ -23,18 +27,24 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 StreamFn = Callable[[Conversation], Iterator[Any]]  # conversation → engine events
 Explain = Callable[[Exception], str]  # a failed turn's message for the page
+Common = Callable[[str], bool] | None  # is a word too common in the corpus to highlight?
+OnEnd = Callable[["ChatState"], None] | None  # a turn ended (saving, exports)
+EXAMPLE = "Which method finetunes a 65B model on a single 48GB GPU?"
 
 
 @dataclass
 class ChatState:
-    """One browser session: the engine's follow-up state and what the page shows."""
+    """One browser session: the engine's follow-up state and the turns the page shows."""
 
     conversation: Conversation = field(default_factory=Conversation)
-    past: list[str] = field(default_factory=list)  # finished turns, rendered
-    earlier_sources: list[str] = field(default_factory=list)  # their source cards, rendered
+    records: list[TurnRecord] = field(default_factory=list)  # ended turns, in order
+    chat_id: str | None = None  # in the history, once its first turn is saved
+    title: str = ""
     live: _Live | None = None  # the turn being answered, for Stop to render
     key: str = field(default_factory=lambda: secrets.token_hex(3))
     turns: int = 0
+    exports: tuple[str, str] | None = None  # the conversation's .md and .bib, current
+    notice: str = ""  # a problem saving the chat, for the status line
 
     def next_rid(self) -> str:
         """A render id for the next turn: its card anchors are unique on the page."""
@@ -48,6 +58,7 @@ class View:
     status: str
     sources: str | None = None  # None: unchanged
     export: str | None = None  # Markdown of the finished answer
+    ended: bool = False  # the turn is over (its record is in the state)
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,66 @@ def _drain(events: Iterator[Any], items: queue.Queue[Any], closing: threading.Ev
         items.put(_END)
 
 
+# -- rendering the records ------------------------------------------------------------------
+
+
+def record_body(r: TurnRecord) -> str:
+    n = len(r.sources)
+    if r.status == DONE and r.answer is not None:
+        return render.answer_body(r.answer, r.rid)
+    if r.status == STOPPED:
+        return render.stopped_body(r.partial, r.rid, n)
+    return render.error_body(r.message, r.partial, r.rid, n)
+
+
+def record_html(r: TurnRecord, index: int, last: bool) -> str:
+    meta = render.answer_meta(r.answer) if r.answer else ""
+    actions = render.turn_actions(index, copy=r.status == DONE, regenerate=last and bool(r.sources))
+    return render.turn_html(r.question, record_body(r), meta, rid=r.rid, actions=actions)
+
+
+def chat_view(state: ChatState, live: _Live | None = None) -> str:
+    ongoing = live is not None and live.final_body is None
+    n = len(state.records)
+    turns = [record_html(r, i, i == n and not ongoing) for i, r in enumerate(state.records, 1)]
+    if ongoing and live is not None:
+        turns.append(live.html())
+    return render.chat_html(turns, EXAMPLE)
+
+
+def _marks(r: TurnRecord) -> render.Marks:
+    """The evidence sentences a finished answer quotes or is supported by, marked in its cards."""
+    a = r.answer
+    return render.evidence_marks(a, a.evidence if a else None)
+
+
+def _folded(r: TurnRecord, common: Common) -> str:
+    cited = [s.n for s in r.cited]
+    return render.earlier_sources(
+        r.sources, r.question, r.rid, cited, r.standalone, _marks(r), common=common
+    )
+
+
+def panel_view(state: ChatState, live: _Live | None = None, common: Common = None) -> str:
+    """The current turn's cards, then each earlier turn's, folded (their [n] keep a target)."""
+    earlier = state.records
+    if live is not None:
+        current = render.sources_panel(
+            live.sources, live.query or live.question, live.rid, (), live.marks(), common=common
+        )
+    elif state.records:
+        r = state.records[-1]
+        abstained = bool(r.answer and r.answer.abstained)
+        cited = [s.n for s in r.cited]
+        current = render.sources_panel(
+            r.sources, r.standalone, r.rid, cited, _marks(r), abstained=abstained, common=common
+        )
+        earlier = state.records[:-1]
+    else:
+        return render.sources_placeholder()
+    return current + "".join(_folded(r, common) for r in reversed(earlier) if r.sources)
+
+
 # -- one turn -------------------------------------------------------------------------------
 
 
@@ -123,6 +194,9 @@ class _Live:
     final_body: str | None = None  # set once the turn ended (answer, error or stop)
     query: str = ""  # what was searched (highlighted in the cards)
     evidence: Evidence | None = None  # the instant extractive answer, shown before any token
+    # Ending is claimed once: Stop (a request thread) and the turn's own generator may both
+    # try; next() on a count is atomic, a lock would not survive gr.State's deepcopy.
+    claim: Iterator[int] = field(default_factory=itertools.count)
 
     def body(self) -> str:
         if self.final_body is not None:
@@ -139,32 +213,31 @@ class _Live:
 
     def html(self) -> str:
         meta = render.answer_meta(self.answer) if self.answer else ""
-        return render.turn_html(self.question, self.body(), meta)
+        return render.turn_html(self.question, self.body(), meta, rid=self.rid)
 
 
-def _chat(state: ChatState, live: _Live | None = None) -> str:
-    turns = state.past + ([live.html()] if live and live.final_body is None else [])
-    return render.chat_html(turns)
+@dataclass(frozen=True)
+class _Turn:
+    """What one run of a turn needs besides its state: shared, read-only."""
+
+    explain: Explain
+    common: Common = None
+    on_end: OnEnd = None
 
 
-def _panel(state: ChatState, live: _Live, cited: list[int] | None = None) -> str:
-    query = live.query or live.question
-    current = render.sources_panel(live.sources, query, live.rid, cited or [], live.marks())
-    return current + "".join(reversed(state.earlier_sources))
+def _busy(state: ChatState, live: _Live, t: _Turn, sources: bool = False) -> View:
+    panel = panel_view(state, live, t.common) if sources else None
+    return View(chat_view(state, live), render.status_html(live.status, "busy"), panel)
 
 
-def _busy(state: ChatState, live: _Live, sources: str | None = None) -> View:
-    return View(_chat(state, live), render.status_html(live.status, "busy"), sources)
-
-
-def _on_event(state: ChatState, live: _Live, event: Any, scratch: Conversation) -> View:
+def _on_event(state: ChatState, live: _Live, event: Any, scratch: Conversation, t: _Turn) -> View:
     if isinstance(event, Retrieved):
         live.sources = list(event.sources)
         live.query = event.retrieval.question  # a follow-up's standalone query
-        return _busy(state, live, _panel(state, live))
+        return _busy(state, live, t, sources=True)
     if isinstance(event, Evidence):
         live.evidence = event
-        return _busy(state, live, _panel(state, live))  # its sentences marked in the cards
+        return _busy(state, live, t, sources=True)  # its sentences marked in the cards
     if isinstance(event, Status):
         live.status = event.text
     elif isinstance(event, Token):
@@ -173,19 +246,20 @@ def _on_event(state: ChatState, live: _Live, event: Any, scratch: Conversation) 
     elif isinstance(event, Restart):
         live.text, live.status = "", event.reason
     elif isinstance(event, Done):
-        return _finish(state, live, event.answer, scratch)
+        return _finish(state, live, event.answer, scratch, t)
     elif isinstance(event, Tick):
         status = render.status_html(f"{live.status} {event.elapsed_s:.0f} s", "busy")
-        return View(_chat(state, live), status)
-    return _busy(state, live)
+        return View(chat_view(state, live), status)
+    return _busy(state, live, t)
 
 
-def _finish(state: ChatState, live: _Live, answer: Answer, scratch: Conversation) -> View:
-    state.conversation.turns = scratch.turns  # the turn counts only once it is complete
+def _finish(state: ChatState, live: _Live, answer: Answer, scratch: Conversation, t: _Turn) -> View:
     live.answer = answer
-    cited = [s.n for s in answer.cited]
-    panel = _panel(state, live, cited)
-    _end(state, live, render.answer_body(answer, live.rid), cited)
+    record = TurnRecord(
+        live.rid, live.question, answer.standalone_question, DONE, answer.sources, answer
+    )
+    if _end(state, live, record, t):
+        state.conversation.turns = scratch.turns  # the turn counts only once it is complete
     kind = "info" if answer.abstained else "done"
     status = (
         "No answer in the sources."
@@ -193,64 +267,128 @@ def _finish(state: ChatState, live: _Live, answer: Answer, scratch: Conversation
         else "Answered. Click a number to see its source."
     )
     markdown = render.export_markdown(answer)
-    return View(_chat(state), render.status_html(status, kind), panel, markdown)
+    return View(
+        chat_view(state),
+        _status(state, status, kind),
+        panel_view(state, None, t.common),
+        markdown,
+        True,
+    )
 
 
-def _fail(state: ChatState, live: _Live, error: Exception, explain: Explain) -> View:
+def _fail(state: ChatState, live: _Live, error: Exception, t: _Turn) -> View:
     if not isinstance(error, RagError):
         log.error("unexpected error while answering", exc_info=error)
-    message = explain(error)
-    panel = _panel(state, live) if live.sources else None
-    _end(state, live, render.error_body(message, live.text, live.rid, len(live.sources)))
-    return View(_chat(state), render.status_html(message, "error"), panel)
+    message = t.explain(error)
+    record = TurnRecord(
+        live.rid,
+        live.question,
+        live.query or live.question,
+        FAILED,
+        live.sources,
+        partial=live.text,
+        message=message,
+    )
+    _end(state, live, record, t)
+    panel = panel_view(state, None, t.common) if live.sources else None
+    return View(chat_view(state), render.status_html(message, "error"), panel, None, True)
 
 
-def _end(state: ChatState, live: _Live, body: str, cited: list[int] | None = None) -> None:
-    """The turn is over: its final HTML joins the chat, its cards the earlier sources (so its
-    [n] links keep a target)."""
-    live.final_body = body
-    state.past.append(live.html())
-    if live.sources:
-        folded = render.earlier_sources(
-            live.sources,
-            live.question,
-            live.rid,
-            cited or [],
-            live.query or live.question,
-            live.marks(),
-        )
-        state.earlier_sources.append(folded)
+def _status(state: ChatState, text: str, kind: str) -> str:
+    if state.notice:
+        return render.status_html(f"{text} {state.notice}", "error")
+    return render.status_html(text, kind)
+
+
+def _end(state: ChatState, live: _Live, record: TurnRecord, t: _Turn) -> bool:
+    """The turn is over: its record joins the chat (once, whoever ends it first)."""
+    if next(live.claim) != 0:
+        return False
+    live.final_body = record_body(record)
+    state.records.append(record)
+    if t.on_end is not None:
+        t.on_end(state)
+    return True
+
+
+def _stopped_record(live: _Live) -> TurnRecord:
+    return TurnRecord(
+        live.rid,
+        live.question,
+        live.query or live.question,
+        STOPPED,
+        live.sources,
+        partial=live.text,
+    )
 
 
 def run_turn(
-    stream: StreamFn, state: ChatState, question: str, explain: Explain, tick_s: float = 1.0
+    stream: StreamFn,
+    state: ChatState,
+    question: str,
+    explain: Explain,
+    tick_s: float = 1.0,
+    *,
+    common: Common = None,
+    on_end: OnEnd = None,
 ) -> Iterator[View]:
     """Views for one question: evidence first, then status, tokens, and the checked answer.
     Closing the iterator (Stop) ends generation and leaves the turn marked as stopped."""
+    t = _Turn(explain, common, on_end)
     live = state.live = _Live(question, state.next_rid())
-    yield _busy(state, live, render.sources_placeholder("Searching the papers…"))
+    yield View(
+        chat_view(state, live),
+        render.status_html(live.status, "busy"),
+        render.sources_placeholder("Searching the papers…"),
+    )
     scratch = Conversation(list(state.conversation.turns))
     try:
         with contextlib.closing(pump(stream(scratch), tick_s)) as events:
             for event in events:
-                yield _on_event(state, live, event, scratch)
+                yield _on_event(state, live, event, scratch, t)
     except Exception as e:  # a turn's last line of defence: the page must say what went wrong
-        yield _fail(state, live, e, explain)
+        yield _fail(state, live, e, t)
     finally:
-        if live.final_body is None:  # closed from outside: the user pressed Stop
-            _end(state, live, _stopped(live))
-        state.live = None
+        _end(state, live, _stopped_record(live), t)  # closed from outside: the user pressed Stop
+        if state.live is live:
+            state.live = None
 
 
-def _stopped(live: _Live) -> str:
-    return render.stopped_body(live.text, live.rid, len(live.sources))
-
-
-def stopped_chat(state: ChatState) -> str:
-    """The chat with the turn in flight marked as stopped (Stop may run before the turn's own
-    generator is closed, so it renders the same thing itself)."""
+def stop(state: ChatState, on_end: OnEnd = None) -> None:
+    """End the turn in flight as stopped, now (Stop may run before the turn's own generator is
+    closed; whichever comes first ends it)."""
     live = state.live
-    if live is None or live.final_body is not None:
-        return _chat(state)
-    stopped = _Live(live.question, live.rid, live.sources, live.text, final_body=_stopped(live))
-    return render.chat_html([*state.past, stopped.html()])
+    if live is not None:
+        _end(state, live, _stopped_record(live), _Turn(str, None, on_end))
+
+
+def stopped_chat(state: ChatState, on_end: OnEnd = None) -> str:
+    """The chat with the turn in flight marked as stopped."""
+    stop(state, on_end)
+    return chat_view(state)
+
+
+# -- edits -----------------------------------------------------------------------------------
+
+
+def in_conversation(r: TurnRecord) -> bool:
+    """Whether the engine kept this turn for follow-ups: it answered (or abstained after
+    generating); a turn that abstained before generating is not kept (see AnswerEngine.stream)."""
+    return r.conversation_turn() is not None
+
+
+def truncate(state: ChatState, keep: int) -> None:
+    """Forget turns from position `keep` on (an edited question replaces them), keeping the
+    conversation's memory of the earlier ones."""
+    kept = state.records[:keep]
+    state.conversation.turns = state.conversation.turns[: sum(map(in_conversation, kept))]
+    state.records = kept
+
+
+def restore(records: list[TurnRecord], chat_id: str, title: str) -> ChatState:
+    """A reopened chat: its turns shown, and what follow-ups need of them."""
+    turns = [t for t in (r.conversation_turn() for r in records) if t is not None]
+    state = ChatState(Conversation(turns), list(records), chat_id, title)
+    state.turns = len(records)
+    state.key = secrets.token_hex(3)  # fresh anchors: the same chat may be open in another tab
+    return state

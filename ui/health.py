@@ -64,28 +64,44 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(*handlers)
 
 
-def _model_ids(body: Any) -> set[str]:
+def _model_ids(body: Any) -> list[str]:
     data = body.get("data") if isinstance(body, dict) else None
-    return {str(m.get("id")) for m in data or [] if isinstance(m, dict)}
+    ids = [str(m.get("id")) for m in data or [] if isinstance(m, dict) and m.get("id")]
+    return list(dict.fromkeys(ids))
 
 
 def probe_llm(base_url: str, model: str, api_key: str | None, timeout_s: float = 2.0) -> LLMState:
+    return probe_models(base_url, model, api_key, timeout_s)[0]
+
+
+def probe_models(
+    base_url: str, model: str, api_key: str | None, timeout_s: float = 2.0
+) -> tuple[LLMState, list[str]]:
+    """The endpoint's state and the models its `/models` lists (empty when it did not answer)."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     request = urllib.request.Request(base_url.rstrip("/") + "/models", headers=headers)
     try:
         with _opener(base_url).open(request, timeout=timeout_s) as resp:
             body = json.loads(resp.read(1_000_000))
     except urllib.error.HTTPError as e:
-        return {503: LLMState.LOADING, 401: LLMState.REFUSED, 403: LLMState.REFUSED}.get(
-            e.code, LLMState.DOWN
-        )
+        codes = {503: LLMState.LOADING, 401: LLMState.REFUSED, 403: LLMState.REFUSED}
+        return codes.get(e.code, LLMState.DOWN), []
     except urllib.error.URLError as e:
-        return LLMState.BUSY if isinstance(e.reason, TimeoutError) else LLMState.DOWN
+        return (LLMState.BUSY if isinstance(e.reason, TimeoutError) else LLMState.DOWN), []
     except TimeoutError:
-        return LLMState.BUSY
+        return LLMState.BUSY, []
     except (OSError, ValueError, http.client.HTTPException):
-        return LLMState.DOWN
-    return LLMState.READY if model in _model_ids(body) else LLMState.WRONG_MODEL
+        return LLMState.DOWN, []
+    ids = _model_ids(body)
+    return (LLMState.READY if model in ids else LLMState.WRONG_MODEL), ids
+
+
+def model_choices(served: list[str], configured: str) -> list[str]:
+    """The model picker's choices: the endpoint's models, the configured one first; none (no
+    picker) unless it serves more than one."""
+    if len(served) < 2:
+        return []
+    return [configured] + [m for m in served if m != configured] if configured in served else served
 
 
 def store_problem(error: str) -> Problem:
@@ -147,3 +163,21 @@ def explain(error: Exception, h: Health) -> str:
     if isinstance(error, QuestionError | RagError):
         return str(error)
     return f"unexpected {type(error).__name__}: {error} (see the server log)"
+
+
+def readiness(h: Health, warming: str) -> tuple[str, str, str]:
+    """(text, level, detail) of the header's readiness pill: loading / ready / model down.
+    `warming` is ui/warm.py's phase ("embedder", "model" or "ready")."""
+    if h.store_error:
+        return "No papers to search", "error", store_problem(h.store_error).fix
+    if warming == "embedder":
+        return "Loading the embedder…", "busy", "Searching works once it is loaded."
+    problem = llm_problem(h)
+    if problem is not None and problem.level != "info":
+        return f"Model down — {problem.fix}", "error", problem.what
+    if h.llm in (LLMState.STARTING, LLMState.LOADING):
+        return f"Loading the model… {h.waiting_s:.0f} s", "busy", "Sources can be searched already."
+    if warming != "ready":
+        return "Warming the model…", "busy", "Caching the prompt's rules for the first answer."
+    busy = " · answering" if h.llm is LLMState.BUSY else ""
+    return f"Ready{busy}", "ready", f"{h.model} at {h.endpoint}"

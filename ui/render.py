@@ -2,16 +2,20 @@
 
 Every untrusted string (paper titles, passages, listing file names, the question, the model's
 answer, error messages) passes through `esc` before it reaches the page; the only tags and
-attributes in the output are ours, and the only links are `#src-…` anchors to source cards.
+attributes in the output are ours, and the only links are our own in-page anchors (`#src-…`
+source cards, `#turn-…` answers, `#sources-col`) and a paper's own http(s) URL or DOI when its
+record has one (checked, escaped, opened in a new tab without a referrer).
 Pure functions: no gradio, no I/O, so they are unit-tested alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
+
+from rag.ui.records import paper_meta
 
 from rag.answer.citations import CITATION, Sentence, Support, expand, with_markers
 from rag.answer.events import Answer, Source
@@ -24,7 +28,20 @@ FLAGGED = {
 ABSTAIN_REASONS = {
     "retrieval": "No paper in the store matches the question closely enough.",
     "model": "The model found no answer in the retrieved sources.",
+    "unsupported": "Nothing the model wrote was backed by the retrieved sources.",
+    "followup": (
+        "This follow-up refers to something earlier, but no paper from the previous answer "
+        "matches it and the closest other paper is only a weak match. Name the method or "
+        "paper to search for it."
+    ),
 }
+# Relevance words from the dense cosine of a paper's best chunk. Over eval/questions.jsonl's
+# top-4 papers: half the gold papers but 10 % of the others reach 0.55, no unanswerable
+# question's papers do; 0.42 keeps ~88 % of gold papers and ~3 % of unanswerable ones' papers.
+STRONG_MATCH, MODERATE_MATCH = 0.55, 0.42
+_LISTING = re.compile(r"^(\d{3})_[0-9a-f]{16}\.txt$")
+_DOI = re.compile(r"^10\.\d{4,9}/[^\s\"<>]+$")
+_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s\"<>]*)?$")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]+")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "al", "e", "s")
 _STOPWORDS_TEXT = """a about above after again all also an and any are as at be been being both but by can
@@ -79,10 +96,15 @@ def _stem(word: str) -> str:
     return word
 
 
-def query_terms(question: str) -> list[str]:
-    """Stems of the question's content words, longest first (so the longest match wins)."""
+def query_terms(question: str, common: Callable[[str], bool] | None = None) -> list[str]:
+    """Stems of the question's distinctive words, longest first (so the longest match wins):
+    no stop words, and none the corpus is full of when `common` says so (the retriever's BM25
+    document frequencies, see Retriever.is_common)."""
     words = [w for w in _WORD.findall(question) if len(w) >= 3 or w.isupper()]
-    stems = {_stem(w.lower()) for w in words if w.lower() not in _STOPWORDS}
+    words = [w for w in words if w.lower() not in _STOPWORDS]
+    if common is not None:
+        words = [w for w in words if not common(w)]
+    stems = {_stem(w.lower()) for w in words}
     return sorted(stems, key=lambda s: (-len(s), s))
 
 
@@ -105,11 +127,37 @@ def highlight(text: str, terms: Sequence[str]) -> str:
 # -- sources panel -------------------------------------------------------------------------
 
 
+# Closes the phone's sources drawer (CSS shows it only there).
+_CLOSE = '<a class="drawer-close" href="#chat">Back to the chat</a>'
+
+
+def source_label(name: str) -> str:
+    """Where a paper came from, for a person: the bundled listing dumps (`000_<hash>.txt`,
+    Hugging Face Daily Papers pages) by number, anything else by its file name (never a
+    folder: records may hold a path)."""
+    base = re.split(r"[\\/]", name)[-1]
+    m = _LISTING.match(base)
+    return f"Daily Papers listing (file {m.group(1)})" if m else base
+
+
+def relevance(source: Source) -> tuple[str, str]:
+    """(level, words) for a person: strong / moderate / weak match, from the dense cosine (the
+    share of the question's terms found when only BM25 ran)."""
+    sim = source.hit.dense_similarity
+    if sim is None:
+        share = source.hit.term_overlap
+        level = "strong" if share >= 0.75 else "moderate" if share >= 0.5 else "weak"
+    else:
+        level = "strong" if sim >= STRONG_MATCH else "moderate" if sim >= MODERATE_MATCH else "weak"
+    return level, f"{level} match"
+
+
 def _score_line(source: Source) -> str:
     hit = source.hit
-    parts = [f"score {hit.score:.4f}"]
+    parts = [f"rank {hit.rank}", f"fused score {hit.score:.4f}"]
     if hit.dense_similarity is not None:
-        parts.append(f"similarity {hit.dense_similarity:.2f}")
+        parts.append(f"cosine similarity {hit.dense_similarity:.2f}")
+    parts.append(f"{hit.term_overlap:.0%} of the question's terms")
     return " · ".join(parts)
 
 
@@ -134,6 +182,40 @@ def passage_html(
     return " ".join(parts)
 
 
+def _relevance_html(source: Source) -> str:
+    level, words = relevance(source)
+    bar = '<span class="rel-bar" aria-hidden="true"><i></i><i></i><i></i></span>'
+    return (
+        f'<span class="src-rel rel-{level}" title="{esc(_score_line(source))}">'
+        f"{bar}{esc(words)}</span>"
+    )
+
+
+def paper_link(url: str | None, doi: str | None) -> str | None:
+    """The paper's own page: its DOI resolver or an http(s) URL; anything else is no link."""
+    if doi and _DOI.match(doi):
+        return "https://doi.org/" + doi
+    if url and _URL.match(url):
+        return url
+    return None
+
+
+def _biblio_html(source: Source) -> str:
+    m = paper_meta(source.hit)
+    who = ", ".join(m.authors[:3]) + (" et al." if len(m.authors) > 3 else "")
+    bits = [b for b in (who, str(m.year) if m.year else "", m.venue or "") if b]
+    if m.doi:
+        bits.append(f"doi:{m.doi}")
+    text = f'<span class="src-bib">{esc(" · ".join(bits))}</span>' if bits else ""
+    link = paper_link(m.url, m.doi)
+    if link:
+        text += (
+            f'<a class="src-link" href="{esc(link)}" target="_blank" '
+            'rel="noopener noreferrer nofollow">paper page</a>'
+        )
+    return f'<div class="src-biblio">{text}</div>' if text else ""
+
+
 def source_card(
     source: Source,
     terms: Sequence[str],
@@ -141,16 +223,30 @@ def source_card(
     cited: bool = False,
     marked: frozenset[int] | set[int] = frozenset(),
 ) -> str:
-    files = ", ".join(source.hit.sources) or "unknown listing"
+    files = [re.split(r"[\\/]", f)[-1] for f in source.hit.sources]
+    labels = ", ".join(source_label(f) for f in files) or "unknown source"
     badge = '<span class="src-badge">cited</span>' if cited else ""
     return (
         f'<article class="src-card{" cited" if cited else ""}" id="{card_id(rid, source.n)}">'
         f'<div class="src-head"><span class="src-n">{int(source.n)}</span>'
         f'<span class="src-title">{esc(source.hit.title)}</span>{badge}</div>'
-        f'<div class="src-meta"><span class="src-files" title="listing file">{esc(files)}</span>'
-        f'<span class="src-score">{esc(_score_line(source))}</span></div>'
-        f'<p class="src-passage">{passage_html(source, terms, rid, marked)}</p></article>'
+        f"{_biblio_html(source)}"
+        f'<div class="src-meta"><span class="src-files" title="{esc(", ".join(files))}">'
+        f"{esc(labels)}</span>{_relevance_html(source)}</div>"
+        f'<p class="src-passage">{passage_html(source, terms, rid, marked)}</p>'
+        f'<a class="src-back" href="#turn-{safe_id(rid)}">Back to the answer</a></article>'
     )
+
+
+def _cards(
+    sources: Sequence[Source],
+    terms: Sequence[str],
+    rid: str,
+    cited: Iterable[int],
+    marks: Marks | None = None,
+) -> str:
+    marked, m = set(cited), marks or {}
+    return "".join(source_card(s, terms, rid, s.n in marked, m.get(s.n, set())) for s in sources)
 
 
 def sources_panel(
@@ -159,14 +255,23 @@ def sources_panel(
     rid: str,
     cited: Iterable[int] = (),
     marks: Marks | None = None,
+    *,
+    abstained: bool = False,
+    common: Callable[[str], bool] | None = None,
 ) -> str:
+    """The current turn's cards. When the answer abstained they are not its sources: they are
+    shown folded, as the closest papers, none of which answers the question."""
     if not sources:
         return sources_placeholder("No paper matched this question.")
-    terms = query_terms(question)
-    marked, m = set(cited), marks or {}
-    cards = "".join(source_card(s, terms, rid, s.n in marked, m.get(s.n, set())) for s in sources)
+    cards = _cards(sources, query_terms(question, common), rid, cited, marks)
+    if abstained:
+        summary = (
+            '<summary class="panel-head">Closest papers <span class="count">'
+            f'{len(sources)}</span> <span class="none">none answers the question</span></summary>'
+        )
+        return f'<section class="sources">{_CLOSE}<details class="closest">{summary}{cards}</details></section>'
     head = f'<div class="panel-head">Sources <span class="count">{len(sources)}</span></div>'
-    return f'<section class="sources">{head}{cards}</section>'
+    return f'<section class="sources">{_CLOSE}{head}{cards}</section>'
 
 
 def earlier_sources(
@@ -176,19 +281,21 @@ def earlier_sources(
     cited: Iterable[int] = (),
     query: str = "",
     marks: Marks | None = None,
+    *,
+    common: Callable[[str], bool] | None = None,
 ) -> str:
     """A finished turn's cards, folded: its answer's [n] links still land on them (browsers
     open a closed <details> when a fragment link targets an element inside it)."""
-    terms = query_terms(query or question)
-    marked, m = set(cited), marks or {}
-    cards = "".join(source_card(s, terms, rid, s.n in marked, m.get(s.n, set())) for s in sources)
+    cards = _cards(sources, query_terms(query or question, common), rid, cited, marks)
     summary = f'<summary>Earlier: <span class="q">{esc(question)}</span></summary>'
     return f'<details class="earlier">{summary}{cards}</details>'
 
 
 def sources_placeholder(text: str = "Ask a question: the papers it draws on appear here.") -> str:
     head = '<div class="panel-head">Sources</div>'
-    return f'<section class="sources">{head}<p class="placeholder">{esc(text)}</p></section>'
+    return (
+        f'<section class="sources">{_CLOSE}{head}<p class="placeholder">{esc(text)}</p></section>'
+    )
 
 
 # -- answer text ----------------------------------------------------------------------------
@@ -338,26 +445,67 @@ def answer_meta(answer: Answer) -> str:
 # -- chat -----------------------------------------------------------------------------------
 
 
-def turn_html(question: str, body: str, meta: str = "") -> str:
+def turn_html(question: str, body: str, meta: str = "", *, rid: str = "", actions: str = "") -> str:
+    """One question and its answer; `rid` gives it the `#turn-…` anchor a card links back to,
+    `actions` is `turn_actions(…)`."""
     meta_html = f'<div class="meta">{esc(meta)}</div>' if meta else ""
+    anchor = f' id="turn-{safe_id(rid)}"' if rid else ""
     return (
-        '<div class="turn">'
+        f'<div class="turn"{anchor}>'
         f'<div class="msg user"><div class="bubble">{esc(question)}</div></div>'
-        f'<div class="msg bot"><div class="bubble">{body}{meta_html}</div></div>'
+        f'<div class="msg bot"><div class="bubble">{body}{meta_html}{actions}</div></div>'
         "</div>"
     )
+
+
+def turn_actions(
+    index: int, *, copy: bool = True, edit: bool = True, regenerate: bool = False
+) -> str:
+    """Buttons under an answer, handled by the page script (ui/script.py) by their data-act;
+    `index` (1-based) names the turn. Phone layouts also get the way to the sources."""
+    n = int(index)
+    buttons = [
+        ("copy", "Copy", "Copy the answer", copy),
+        ("edit", "Edit", "Edit this question and ask again (later turns are replaced)", edit),
+        ("regen", "Regenerate", "Another answer on the same sources", regenerate),
+    ]
+    html = "".join(
+        f'<button type="button" class="act" data-act="{act}" data-turn="{n}" title="{esc(tip)}">'
+        f"{esc(label)}</button>"
+        for act, label, tip, shown in buttons
+        if shown
+    )
+    drawer = '<a class="act to-sources" href="#sources-col">Sources</a>'
+    return f'<div class="actions">{html}{drawer}</div>'
 
 
 def chat_html(turns: Sequence[str], example: str = "") -> str:
     if turns:
         return f'<div class="chat">{"".join(turns)}</div>'
-    hint = f'<p class="example">Try: “{esc(example)}”</p>' if example else ""
+    hint = (
+        f'<p class="example">Try: <button type="button" class="act example-q" data-act="example" '
+        f'title="Ask this question">“{esc(example)}”</button></p>'
+        if example
+        else ""
+    )
     return (
         '<div class="chat empty"><div class="welcome">'
         "<h3>Ask about the papers</h3>"
         "<p>Answers cite the retrieved abstracts as [n]; click a number to see its source. "
         "Follow-up questions keep the context of this chat.</p>"
         f"{hint}</div></div>"
+    )
+
+
+def readiness_html(text: str, level: str, detail: str = "") -> str:
+    """The header's readiness pill. level: busy | ready | error (a CSS class; never user
+    text); `detail` is the tooltip."""
+    cls = level if level in ("busy", "ready", "error") else "busy"
+    spinner = '<span class="spinner"></span>' if cls == "busy" else '<span class="dot"></span>'
+    title = f' title="{esc(detail)}"' if detail else ""
+    return (
+        f'<div class="readiness {cls}" role="status" aria-live="polite"{title}>'
+        f"{spinner}{esc(text)}</div>"
     )
 
 

@@ -6,15 +6,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from rag.ui.health import Health, LLMState, display_url, probe_llm
+from rag.ui.health import Health, LLMState, display_url, probe_models
 
 from rag.errors import RagError
 from rag.settings import Settings
 
 if TYPE_CHECKING:
+    from rag.ui.history import History
+    from rag.ui.warm import Warmup
+
     from rag.answer.engine import AnswerEngine
     from rag.index.embed import Embedder
     from rag.index.retrieve import Retriever
@@ -39,6 +42,7 @@ class LLMLink:
         self.base_url = session.base_url
         self.state = LLMState.STARTING if session.local else LLMState.READY
         self.detail: str | None = None
+        self.models: list[str] = []  # what the endpoint's /models listed at the last probe
         self._every_s = every_s
         self._since = time.monotonic()
         self._closing = threading.Event()
@@ -96,7 +100,8 @@ class LLMLink:
             return self.state
         key = self.settings.llm.api_key
         secret = key.get_secret_value() if key else None
-        self.state = probe_llm(self.base_url, self.settings.llm.model, secret)
+        state, models = probe_models(self.base_url, self.settings.llm.model, secret)
+        self.state, self.models = state, models or self.models
         return self.state
 
     def waiting_s(self) -> float:
@@ -106,13 +111,33 @@ class LLMLink:
 @dataclass
 class Deps:
     """What `build_app` needs: settings, the engine (None when the store cannot be opened) and
-    its retriever, why the store is unusable (if so), and the LLM link."""
+    its retriever, why the store is unusable (if so), the LLM link, the saved chats and the
+    warm-up that says when the page is ready."""
 
     settings: Settings
     engine: AnswerEngine | None
     retriever: Retriever | None
     store_error: str | None
     llm: LLMLink
+    history: History | None = None
+    warm: Warmup = field(init=False)
+
+    def __post_init__(self) -> None:
+        from rag.ui.history import FILE_NAME, History
+        from rag.ui.warm import Warmup
+
+        if self.history is None:
+            self.history = History(self.settings.data_dir / FILE_NAME)
+        self.warm = Warmup(self.engine, self.llm)
+
+    def start(self) -> None:
+        """The LLM (started or probed) and the warm-up, both in the background."""
+        self.llm.start()
+        self.warm.start()
+
+    def close(self) -> None:
+        self.warm.close()
+        self.llm.close()
 
     def health(self) -> Health:
         return Health(

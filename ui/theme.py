@@ -15,6 +15,16 @@ CSS = """
 #app-header .html-container, #banner .html-container, #chat .html-container,
 #status .html-container, #sources .html-container, #info .html-container { padding: 0; }
 #app-header { padding: 6px 2px 2px; }
+#app-top { align-items: center; }
+#ready { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; }
+#ready .html-container { padding: 0; }
+.readiness { display: inline-flex; align-items: center; gap: 8px; padding: 6px 14px;
+  border-radius: 999px; font-size: .88rem; font-weight: 600; white-space: nowrap;
+  border: 1px solid; max-width: 46vw; overflow: hidden; text-overflow: ellipsis; }
+.readiness.busy { background: #eff6ff; border-color: #bfdbfe; color: #1e3a8a; }
+.readiness.ready { background: #ecfdf5; border-color: #a7f3d0; color: #065f46; }
+.readiness.error { background: #fef2f2; border-color: #fecaca; color: #991b1b; white-space: normal; }
+.readiness .dot { width: 9px; height: 9px; border-radius: 50%; background: currentColor; flex: none; }
 #app-header h1 { font-size: 1.5rem; font-weight: 700; margin: 0; letter-spacing: -0.01em; }
 #app-header p { margin: 4px 0 0; color: var(--body-text-color-subdued); font-size: .93rem; }
 
@@ -71,8 +81,26 @@ a.cite:hover { background: var(--color-accent); color: #fff; }
   border-right-color: transparent; border-radius: 50%; animation: rag-spin .8s linear infinite; }
 @keyframes rag-spin { to { transform: rotate(360deg); } }
 #ask-row { align-items: stretch; gap: 10px; }
-#question textarea { font-size: .98rem; }
+#question textarea { font-size: .98rem; min-height: 3.1em; }
+/* Gradio's own textarea rule removes the outline on focus: ours must win. */
+#question textarea:focus, #question textarea:focus-visible {
+  outline: 3px solid var(--color-accent) !important; outline-offset: 2px; border-radius: 6px; }
+button:focus-visible, a:focus-visible, .act:focus-visible { outline: 3px solid var(--color-accent);
+  outline-offset: 2px; }
 #ask-buttons { gap: 6px; }
+#stop-btn:disabled, #regen-btn:disabled { opacity: .45; cursor: not-allowed; }
+#edit-hint { font-size: .85rem; color: #92400e; background: #fffbeb; border: 1px solid #fde68a;
+  border-radius: 8px; padding: 6px 10px; margin-bottom: 6px; }
+#edit-hint[hidden] { display: none; }
+#toolbar { gap: 8px; align-items: center; }
+#toolbar > * { flex: 0 0 auto !important; min-width: 0 !important; }
+.actions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 10px; }
+.act { font: inherit; font-size: .78rem; padding: 2px 10px; border-radius: 999px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
+  color: var(--body-text-color); text-decoration: none; }
+.act:hover { border-color: var(--color-accent); color: var(--color-accent); }
+.act.to-sources, .drawer-close { display: none; }
+.welcome .example-q { font-size: .95rem; font-style: italic; padding: 4px 12px; }
 
 #sources-col { position: sticky; top: 10px; align-self: flex-start;
   max-height: calc(100vh - 20px); overflow-y: auto; padding-right: 2px; }
@@ -98,7 +126,20 @@ a.cite:hover { background: var(--color-accent); color: #fff; }
   border-radius: 999px; padding: 0 7px; }
 .src-meta { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 2px 10px;
   font-size: .75rem; color: var(--body-text-color-subdued); margin: 6px 0 6px 34px; }
-.src-files { word-break: break-all; }
+.src-files { word-break: break-word; }
+.src-biblio { font-size: .78rem; color: var(--body-text-color-subdued); margin: 4px 0 0 34px;
+  display: flex; flex-wrap: wrap; gap: 4px 10px; }
+.src-link { color: var(--color-accent); }
+.src-rel { display: inline-flex; align-items: center; gap: 6px; cursor: help; }
+.rel-bar { display: inline-flex; gap: 2px; }
+.rel-bar i { width: 10px; height: 6px; border-radius: 2px; background: var(--border-color-primary); }
+.rel-strong .rel-bar i { background: #059669; }
+.rel-moderate .rel-bar i:nth-child(-n+2) { background: #d97706; }
+.rel-weak .rel-bar i:first-child { background: #9ca3af; }
+.src-back { display: inline-block; font-size: .76rem; margin: 6px 0 0 34px;
+  color: var(--body-text-color-subdued); }
+details.closest > summary { cursor: pointer; }
+details.closest .none { font-weight: 400; font-size: .82rem; color: #b45309; }
 .src-passage { font-size: .86rem; line-height: 1.55; margin: 0 0 0 34px; }
 .src-passage mark { background: #fde68a; color: inherit; border-radius: 3px; padding: 0 1px; }
 .src-passage mark.support { background: #e0e7ff; padding: 1px 2px; scroll-margin-top: 40px; }
@@ -116,6 +157,35 @@ details.earlier summary { cursor: pointer; font-size: .85rem; margin-bottom: 8px
   font-size: .85rem; margin: 4px 0; }
 .info dt { color: var(--body-text-color-subdued); } .info dd { margin: 0; word-break: break-all; }
 footer { opacity: .6; }
+
+/* Phone (390 px and the like): one column, the question box pinned at the bottom, the sources
+   a drawer that a citation tap (its card becomes :target) or the Sources button opens. */
+@media (max-width: 760px) {
+  .gradio-container { padding: 0 8px 150px !important; }
+  #app-top { flex-wrap: nowrap !important; }
+  #app-header p { display: none; }
+  #app-header h1 { font-size: 1.2rem; }
+  .readiness { max-width: 60vw; font-size: .8rem; padding: 4px 10px; }
+  #ask-row { position: fixed; left: 0; right: 0; bottom: 0; z-index: 50; margin: 0 !important;
+    padding: 8px 8px calc(8px + env(safe-area-inset-bottom)); gap: 6px;
+    background: var(--background-fill-primary); border-top: 1px solid var(--border-color-primary);
+    flex-wrap: nowrap !important; }
+  #ask-row #question { min-width: 0 !important; }
+  #ask-buttons { min-width: 76px !important; flex: 0 0 76px !important; }
+  #edit-hint { position: fixed; left: 8px; right: 8px; bottom: 96px; z-index: 51; }
+  #sources-col { display: none; position: fixed !important; inset: 0; z-index: 1000;
+    height: 100dvh !important; max-height: 100dvh !important; margin: 0;
+    padding: 12px 12px 40px; overflow-y: auto;
+    background: var(--background-fill-primary); }
+  #sources-col:target, #sources-col:has(.src-card:target) { display: block; }
+  .act.to-sources { display: inline-block; }
+  .drawer-close { display: inline-block; position: sticky; top: 0; z-index: 2; margin-bottom: 8px;
+    padding: 6px 12px; border-radius: 999px; background: var(--color-accent); color: #fff;
+    text-decoration: none; font-weight: 600; }
+  .src-back { font-size: .9rem; padding: 6px 0; }
+  .msg.user .bubble { max-width: 92%; }
+  .msg.bot .bubble { padding: 12px 12px; }
+}
 """
 
 

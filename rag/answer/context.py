@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from rag.answer import citations as cit
+from rag.answer import followup
 from rag.answer.abstention import Features, features_of
 from rag.answer.conversation import Conversation, Turn
 from rag.answer.events import Source
@@ -52,6 +53,7 @@ class Context:
     evidence: Evidence | None = None  # evidence pipeline only
     instant: Extract | None = None
     evidence_ms: float | None = None
+    weak_followup: bool = False  # refers back, yet its best paper is new and weakly similar
 
     @property
     def papers(self) -> list[tuple[int, PaperEvidence]]:
@@ -75,17 +77,26 @@ def survey_rule(cfg: AnswerSettings) -> SurveyRule:
 
 
 def reusable(conv: Conversation | None, r: Retrieval, n: int) -> Turn | None:
-    """A follow-up still about last turn's papers (its top paper and at least half of its
-    papers were given last turn) keeps that turn's prompt and numbering, so the server
-    reuses its KV cache (seconds instead of a fresh prefill)."""
+    """A follow-up still about last turn's papers keeps that turn's prompt and numbering, so
+    the server reuses its KV cache (seconds instead of a fresh prefill); only when every paper
+    it wants was given last turn, so continuing never hides a new paper from the model."""
     last = conv.last if conv else None
-    if last is None or not last.messages:
-        return None
     wanted = [h.paper_id for h in r.hits[:n]]
-    if not wanted or wanted[0] not in last.paper_ids:
-        return None
-    shared = sum(pid in last.paper_ids for pid in wanted)
-    return last if shared * 2 >= len(wanted) else None
+    return last if followup.reuses_last_turn(last, wanted) else None
+
+
+def turn_query(
+    retriever: Retriever,
+    q: str,
+    conv: Conversation | None,
+    top_k: int,
+    mode: str | None,
+    given: list[Source] | None,
+) -> followup.TurnQuery:
+    """The turn's retrieval: the follow-up rule's fused search, or `given` sources again."""
+    if given is not None:
+        return followup.given(q, conv, given, mode or retriever.cfg.mode)
+    return followup.retrieve(retriever, q, conv, top_k, mode)
 
 
 # -- the evidence pipeline -------------------------------------------------------------------
@@ -102,15 +113,16 @@ class EvidenceContexts:
     def build(
         self,
         q: str,
-        standalone: str,
         conv: Conversation | None,
         max_sources: int | None = None,
         mode: str | None = None,
+        given: list[Source] | None = None,
     ) -> Context:
-        r = self.retriever.search(standalone, top_k=max(SEARCH_K, max_sources or 0), mode=mode)
+        found = turn_query(self.retriever, q, conv, max(SEARCH_K, max_sources or 0), mode, given)
+        standalone, r = found.standalone, found.retrieval
         start = time.perf_counter()
         m = self._mode(standalone, r, max_sources)
-        reuse = reusable(conv, r, m.papers)
+        reuse = None if given is not None else reusable(conv, r, m.papers)
         cfg = EvidenceConfig(
             budget_tokens=m.budget_tokens,
             max_per_paper=m.sentences_per_paper,
@@ -123,7 +135,17 @@ class EvidenceContexts:
         sources = _with_quoted(sources, instant)
         ms = (time.perf_counter() - start) * 1000
         return Context(
-            q, standalone, r, m, sources, features_of(r, ev), reuse, ev, instant, round(ms, 1)
+            q,
+            standalone,
+            r,
+            m,
+            sources,
+            features_of(r, ev),
+            reuse,
+            ev,
+            instant,
+            round(ms, 1),
+            found.weak_followup,
         )
 
     def _mode(self, standalone: str, r: Retrieval, max_sources: int | None) -> Mode:
@@ -184,17 +206,26 @@ class LegacyContexts:
     def build(
         self,
         q: str,
-        standalone: str,
         conv: Conversation | None,
         max_sources: int | None = None,
         mode: str | None = None,
+        given: list[Source] | None = None,
     ) -> Context:
+        """The engine before issue 11 (with the same follow-up retrieval as the new one)."""
         n = max_sources or self.cfg.max_sources
-        r = self.retriever.search(standalone, top_k=max(n, self.retriever.cfg.top_k), mode=mode)
-        reuse = reusable(conv, r, n)
-        sources = reuse.sources if reuse else self._sources(r.hits[:n], q)
+        top_k = max(n, self.retriever.cfg.top_k)
+        found = turn_query(self.retriever, q, conv, top_k, mode, given)
+        standalone, r = found.standalone, found.retrieval
+        reuse = None if given is not None else reusable(conv, r, n)
+        if reuse:
+            sources = reuse.sources
+        else:
+            sources = list(given) if given is not None else self._sources(r.hits[:n], q)
         m = Mode(False, n, 0, self.cfg.prompt_budget_tokens, 0, 0, "legacy: no survey mode")
-        return Context(q, standalone, r, m, sources, features_of(r, None), reuse)
+        features = features_of(r, None)
+        return Context(
+            q, standalone, r, m, sources, features, reuse, None, None, None, found.weak_followup
+        )
 
     def _sources(self, hits: list[PaperHit], question: str) -> list[Source]:
         if not hits:

@@ -22,7 +22,7 @@ from rag.answer import compose, guard
 from rag.answer import provenance as prov
 from rag.answer.abstention import Decision, Rule, decide
 from rag.answer.context import Context
-from rag.answer.conversation import Conversation, Turn, condense
+from rag.answer.conversation import Conversation, Turn
 from rag.answer.events import (
     Answer,
     Done,
@@ -51,10 +51,10 @@ class Contexts(Protocol):
     def build(
         self,
         q: str,
-        standalone: str,
         conv: Conversation | None,
         max_sources: int | None = None,
         mode: str | None = None,
+        given: list[Source] | None = None,
     ) -> Context: ...
 
 
@@ -113,25 +113,31 @@ class AnswerEngine:
         max_sources: int | None = None,
         mode: str | None = None,
         temperature: float | None = None,
+        *,
+        sources: list[Source] | None = None,
+        model: str | None = None,
     ) -> Iterator[Event]:
         """Events for one turn: Retrieved, Evidence, Status, Token…, (Restart, Token…), Done.
-        Closing the generator early closes the HTTP stream, which stops generation."""
+        Closing the generator early closes the HTTP stream, which stops generation.
+        `sources` answers again on a previous turn's sources (no search; the same prompt, so
+        the server's cached prefix is reused); `model` overrides the endpoint's model."""
         start = time.perf_counter()
         q = check_question(question, self.cfg.max_question_chars)
         max_sources = check_count(max_sources, MAX_SOURCES)
-        ctx = self.contexts.build(q, condense(q, conv), conv, max_sources, mode)
+        ctx = self.contexts.build(q, conv, max_sources, mode, given=sources)
         yield Retrieved(ctx.retrieval, ctx.sources)
         if ctx.instant is not None:
             yield Evidence(ctx.instant, ctx.sources, ctx.evidence_ms or 0.0)
         before = decide(ctx.features, self.rule)
-        if not before.answerable:
-            yield Done(self._remember(conv, ctx, self._abstain(ctx, start, "retrieval", before)))
+        if not before.answerable or ctx.weak_followup:
+            reason = "retrieval" if not before.answerable else "followup"
+            yield Done(self._remember(conv, ctx, self._abstain(ctx, start, reason, before)))
             return
         if self.cfg.mode == "extractive" and not self.legacy:
             answer = self._evidence_answer(ctx, start, before, "extractive")
             yield Done(self._remember(conv, ctx, answer))
             return
-        yield from self._generated(ctx, conv, start, temperature)
+        yield from self._generated(ctx, conv, start, temperature, model)
 
     def _remember(
         self,
@@ -147,7 +153,12 @@ class AnswerEngine:
         return a
 
     def _generated(
-        self, ctx: Context, conv: Conversation | None, start: float, temperature: float | None
+        self,
+        ctx: Context,
+        conv: Conversation | None,
+        start: float,
+        temperature: float | None,
+        model: str | None = None,
     ) -> Iterator[Event]:
         if self.chat is None:
             raise ConfigError(
@@ -156,7 +167,7 @@ class AnswerEngine:
             )
         messages = self.messages.build(ctx)
         yield Status(f"model reading {len(ctx.sources)} sources…")
-        run = _Run(start, overrides=self._overrides(ctx, temperature))
+        run = _Run(start, overrides=self._overrides(ctx, temperature, model))
         yield from self._generate(messages, run)
         if self.legacy and cit.is_abstention(run.text) and self._strong(ctx):
             yield Restart("the model abstained although a source matches well; asking again")
@@ -166,8 +177,11 @@ class AnswerEngine:
             yield from self._generate(messages, run)
         yield Done(self._remember(conv, ctx, self._finish(ctx, run, start), messages))
 
-    def _overrides(self, ctx: Context, temperature: float | None) -> dict[str, Any]:
-        out: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
+    def _overrides(
+        self, ctx: Context, temperature: float | None, model: str | None = None
+    ) -> dict[str, Any]:
+        given = {"temperature": temperature, "model": model}
+        out: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         if ctx.mode.survey and not self.legacy:
             out["max_tokens"] = self.cfg.survey_answer_tokens  # the list says the rest
         return out

@@ -4,6 +4,7 @@ it sees in a text (used for term overlap)."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from rag.index.store import StoredChunk
 
@@ -23,6 +24,7 @@ class BM25Index:
             [c.text for c in chunks], stopwords="en", stemmer=self._stemmer, show_progress=False
         )
         self._index.index(tokens, show_progress=False)
+        self._doc_share = _doc_shares(tokens.ids, tokens.vocab)
 
     def terms(self, text: str) -> list[str]:
         """Stemmed content words, as BM25 sees them."""
@@ -31,6 +33,12 @@ class BM25Index:
         )
         return list(tokens[0]) if tokens else []
 
+    def doc_share(self, word: str) -> float:
+        """Share of the chunks that hold `word` (stemmed as BM25 sees it); 0 for a stop word
+        or a word the corpus lacks."""
+        terms = self.terms(word)
+        return max((self._doc_share.get(t, 0.0) for t in terms), default=0.0)
+
     def search(self, query: str, n: int) -> list[tuple[str, float]]:
         tokens = [self.terms(query)]
         if not tokens[0]:
@@ -38,3 +46,9 @@ class BM25Index:
         n = min(n, len(self._ids))
         docs, scores = self._index.retrieve(tokens, k=n, show_progress=False, n_threads=1)
         return [(self._ids[d], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+def _doc_shares(ids: list[list[int]], vocab: dict[str, int]) -> dict[str, float]:
+    counts = Counter(i for doc in ids for i in set(doc))
+    n = max(1, len(ids))
+    return {term: counts[i] / n for term, i in vocab.items()}

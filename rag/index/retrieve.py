@@ -18,6 +18,8 @@ from rag.question import check_count, check_question
 from rag.settings import MAX_TOP_K, RetrievalSettings
 
 log = logging.getLogger(__name__)
+COMMON_SHARE = 0.15  # in more of the chunks than this ("models", "tasks", "benchmark"), a word
+# is not worth highlighting; "attention" (13 % of the bundled corpus) still is
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,11 @@ class Retriever:
     @property
     def paper_count(self) -> int:
         return len({c.paper_id for c in self._chunks.values()})
+
+    def is_common(self, word: str, max_share: float = COMMON_SHARE) -> bool:
+        """Whether `word` is in more than `max_share` of the chunks ("language", "models"):
+        too common to mark as a match of the question."""
+        return self._ensure_loaded().doc_share(word) > max_share
 
     def search(self, question: str, top_k: int | None = None, mode: str | None = None) -> Retrieval:
         """Papers for `question` (checked: empty or oversized is a QuestionError)."""

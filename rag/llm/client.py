@@ -42,7 +42,7 @@ class ChatClient(Protocol):
     """What the answer engine needs of a chat model: streamed text for a list of turns.
 
     `stream` yields text deltas, then (if the server reports it) one Usage; `overrides` (e.g.
-    temperature) apply to this request only. Closing the iterator early ends the request, which
+    temperature, or model on an endpoint that serves several) apply to this request only. Closing the iterator early ends the request, which
     stops generation on the server."""
 
     url: str
@@ -78,8 +78,8 @@ class OpenAIChatClient:
         request = {
             "max_tokens": self._cfg.max_answer_tokens,
             "temperature": self._cfg.temperature,
-            **overrides,  # this request's own values win over the settings
             "model": self.model,
+            **overrides,  # this request's own values (temperature, model) win over the settings
             "messages": [{"role": t.role, "content": t.content} for t in turns],
             "stream": True,
             "stream_options": {"include_usage": True},

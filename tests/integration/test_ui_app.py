@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -57,12 +58,19 @@ def app_settings(base: Settings, llm_url: str, **llm: object) -> Settings:
     )
 
 
-def make_deps(settings: Settings, retriever, store_error: str | None = None) -> Deps:
+def make_deps(
+    settings: Settings, retriever, store_error: str | None = None, history: Path | None = None
+) -> Deps:
+    """The app's parts; the saved chats in `history` (default: a fresh file of their own, so
+    tests sharing one store never see each other's chats)."""
+    from rag.ui.history import History
+
     from rag.wiring import build_engine
 
     link = LLMLink(LLMSession(settings), every_s=1.0)
     engine = build_engine(settings, link.client(), retriever) if retriever is not None else None
-    return Deps(settings, engine, retriever, store_error, link)
+    path = history or Path(tempfile.mkdtemp(prefix="chats-")) / "chats.sqlite3"
+    return Deps(settings, engine, retriever, store_error, link, History(path))
 
 
 @contextmanager
@@ -71,13 +79,13 @@ def serving(deps: Deps) -> Iterator[str]:
     from rag.ui.app import build_app, launch
 
     app = build_app(deps)
-    deps.llm.start()
+    deps.start()
     launch(app, deps.settings, block=False)
     try:
         yield f"http://127.0.0.1:{deps.settings.ui.port}/"
     finally:
         app.close()
-        deps.llm.close()
+        deps.close()
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +101,36 @@ def client(url: str):
     return Client(url, verbose=False, download_files=True)
 
 
-def ask(c, question: str, k: int = 2) -> dict[str, str]:
-    chat, status, sources, box, markdown, download = c.predict(
-        question, k, 0.1, "hybrid", api_name="/ask"
+OUTPUTS = (
+    "chat",
+    "status",
+    "sources",
+    "box",
+    "markdown",
+    "bibtex",
+    "chats",
+    "title",
+    "edit",
+    "last",
+)
+
+
+def ask(c, question: str, k: int = 2, edit: str = "") -> dict:
+    """One question through `/ask`, as the page sends it; the outputs by name."""
+    model = LLMSettings.model_fields["model"].default
+    out = c.predict(question, k, 0.1, "hybrid", model, edit, api_name="/ask")
+    return dict(zip(OUTPUTS, out, strict=True))
+
+
+def regenerate(c, k: int = 2) -> dict:
+    model = LLMSettings.model_fields["model"].default
+    return dict(
+        zip(OUTPUTS, c.predict(k, 0.1, "hybrid", model, api_name="/regenerate"), strict=True)
     )
-    return dict(chat=chat, status=status, sources=sources, markdown=markdown, download=download)
 
 
 def downloaded(url: str, output: object) -> str:
-    """The file behind the download button, fetched over HTTP as the browser would."""
+    """The file behind a download button, fetched over HTTP as the browser would."""
     path = output["value"] if isinstance(output, dict) else output  # an update or a path
     quoted = urllib.parse.quote(str(path))
     with urllib.request.urlopen(f"{url}gradio_api/file={quoted}", timeout=10) as resp:
@@ -124,24 +153,45 @@ def test_a_question_then_a_follow_up_in_the_same_session(chat_url: str) -> None:
     assert "QLoRA" in first["sources"] and first["sources"].count('<article class="src-card') == 2
     assert 'class="answer final"' in first["chat"], first["chat"]
     links = hrefs(first["chat"])
-    assert links and set(links) <= set(card_ids(first["sources"]))
-    assert "## References" in first["markdown"] and "QLoRA" in first["markdown"]
-    assert downloaded(chat_url, first["download"]).strip() == first["markdown"].strip()
+    assert {x for x in links if x.startswith("src-")} <= set(card_ids(first["sources"]))
+    md = downloaded(chat_url, first["markdown"])
+    assert md.startswith("# ") and f"## 1. {QUESTION}" in md and "QLoRA" in md
+    assert "@misc{" in downloaded(chat_url, first["bibtex"])
 
     second = ask(c, FOLLOW_UP)
     assert second["chat"].count('class="turn"') == 2
     assert QUESTION in second["chat"] and FOLLOW_UP in second["chat"]
     current = second["sources"].split('<details class="earlier">')[0]
     assert "QLoRA" in current  # "it" was resolved from the first turn
-    assert set(hrefs(second["chat"])) <= set(card_ids(second["sources"]))
+    cards = set(card_ids(second["sources"]))
+    assert {x for x in hrefs(second["chat"]) if x.startswith("src-")} <= cards
+    md = downloaded(chat_url, second["markdown"])  # the whole conversation, both turns
+    assert f"## 1. {QUESTION}" in md and f"## 2. {FOLLOW_UP}" in md
+
+
+def titles(sources_html: str) -> list[str]:
+    current = sources_html.split('<details class="earlier">')[0]
+    return re.findall(r'class="src-title">([^<]+)<', current)
+
+
+def test_regenerate_answers_again_on_the_same_sources(chat_url: str) -> None:
+    c = client(chat_url)
+    first = ask(c, QUESTION)
+    again = regenerate(c)
+    assert again["chat"].count('class="turn"') == 1  # the answer replaced, not added
+    assert titles(again["sources"]) == titles(first["sources"])
+    md = downloaded(chat_url, again["markdown"])
+    assert md.count("## 1. ") == 1 and "## 2." not in md
 
 
 def test_a_new_session_starts_without_history(chat_url: str) -> None:
     from gradio_client import Client
 
     fresh = Client(chat_url, verbose=False)
-    out = fresh.predict("", 2, 0.1, "hybrid", api_name="/ask")
-    assert "Type a question first" in out[1] and 'class="turn"' not in out[0]
+    out = dict(
+        zip(OUTPUTS, fresh.predict("", 2, 0.1, "hybrid", None, "", api_name="/ask"), strict=True)
+    )
+    assert "Type a question first" in out["status"] and 'class="turn"' not in out["chat"]
 
 
 def disconnects(server) -> int:
@@ -153,7 +203,8 @@ def disconnects(server) -> int:
 def test_stop_ends_generation_and_the_next_question_still_works(chat_url: str, llm_server) -> None:
     c = client(chat_url)
     before = disconnects(llm_server)
-    job = c.submit(LONG_ANSWER, 2, 0.1, "hybrid", api_name="/ask")
+    model = LLMSettings.model_fields["model"].default
+    job = c.submit(LONG_ANSWER, 2, 0.1, "hybrid", model, "", api_name="/ask")
 
     def streaming() -> bool:
         return any("answer streaming" in out[0] for out in job.outputs())
@@ -168,6 +219,8 @@ def test_stop_ends_generation_and_the_next_question_still_works(chat_url: str, l
     after = ask(c, "What is QLoRA?")
     assert after["chat"].count('class="turn"') == 2
     assert "Stopped. This answer is incomplete." in after["chat"]
+    md = downloaded(chat_url, after["markdown"])  # the export holds the stopped turn too
+    assert f"## 1. {LONG_ANSWER}" in md and "Stopped: this answer is incomplete." in md
     assert 'class="answer final"' in after["chat"] or 'class="answer abstained"' in after["chat"]
 
 

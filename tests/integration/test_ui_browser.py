@@ -6,6 +6,7 @@ never run."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def test_evidence_comes_first_and_a_citation_highlights_its_sentence(
         page.evaluate(
             "window.scrollTo(0, 0); document.querySelector('#sources-col').scrollTo(0, 0)"
         )
-        ARTIFACTS.mkdir(exist_ok=True)  # git-ignored; docs/screenshot-answer.png is a copy
+        ARTIFACTS.mkdir(exist_ok=True)  # git-ignored
         page.screenshot(path=str(ARTIFACTS / "ui-answer.png"))
 
 
@@ -155,3 +156,200 @@ def test_banners_say_what_is_wrong_and_how_to_fix_it(page, hostile_settings) -> 
         ask(page, "What is attention?")
         page.wait_for_selector(".error-box")
         assert "rag ingest" in page.locator(".error-box").inner_text()
+
+
+# -- issue #12: a first use as a new user would try it ----------------------------------------
+
+FIRST = "How can transformers be changed so their activations have no strong outliers and quantize well to 8 bits?"
+GATED = "How does the gated variant work?"
+OUTLIER_PAPER = "Quantizable Transformers"
+PHONE = {"width": 390, "height": 844}
+
+
+def current_sources(page) -> str:
+    """The current turn's cards (before the earlier turns' folded ones)."""
+    return page.evaluate(
+        "[...document.querySelectorAll('#sources .src-card')]"
+        ".filter(c => !c.closest('details.earlier')).map(c => c.innerText).join('\\n')"
+    )
+
+
+def answered(page, turns: int) -> None:
+    page.wait_for_function(
+        "n => document.querySelectorAll('.turn .actions').length >= n", arg=turns, timeout=600_000
+    )
+
+
+def test_enter_sends_shift_enter_breaks_the_line_and_the_example_is_clickable(
+    page, hostile_settings
+) -> None:
+    from rag.wiring import open_retriever
+
+    with serving(make_deps(hostile_settings, open_retriever(hostile_settings))) as url:
+        open_chat(page, url)
+        stop = page.locator("#stop-btn")
+        assert stop.is_disabled()  # nothing to stop while idle
+        assert page.locator("#settings .label-wrap.open").count() == 0
+        box = page.locator("#question textarea")
+        box.click()
+        outline = box.evaluate(
+            "e => getComputedStyle(e).outlineStyle + ' ' + getComputedStyle(e).outlineWidth"
+        )
+        assert not outline.startswith("none"), outline  # a visible focus ring
+        box.type("first line")
+        box.press("Shift+Enter")
+        box.type("second line")
+        assert box.input_value() == "first line\nsecond line"
+        assert page.locator(".msg.user").count() == 0  # Shift+Enter did not send
+        box.fill("How do attention heads route tokens?")
+        box.press("Enter")
+        page.wait_for_selector(".msg.user")
+        assert (
+            "How do attention heads route tokens?" in page.locator(".msg.user").first.inner_text()
+        )
+        assert box.input_value() == ""
+        page.wait_for_selector(".error-box, .answer.abstained, .answer.final", timeout=60_000)
+        assert stop.is_disabled()
+        page.click("#new-btn")
+        page.click("button.example-q")  # "Try: …" asks its question
+        page.wait_for_function("() => document.querySelectorAll('.msg.user').length === 1")
+        assert "65B" in page.locator(".msg.user").first.inner_text()
+
+
+def test_readiness_is_shown_in_the_header_without_opening_settings(page, hostile_settings) -> None:
+    from rag.wiring import open_retriever
+
+    with serving(make_deps(hostile_settings, open_retriever(hostile_settings))) as url:
+        open_chat(page, url)
+        ready = page.locator("#ready")
+        page.wait_for_function(
+            "() => document.querySelector('#ready').innerText.includes('Model down')",
+            timeout=60_000,
+        )
+        assert ready.is_visible() and "RAG_LLM_BASE_URL" in ready.inner_text()
+        assert not page.locator("#info").is_visible()  # Settings stays folded
+
+
+def download(page, button: str) -> tuple[str, str]:
+    with page.expect_download() as info:
+        page.click(button)
+    return info.value.suggested_filename, Path(info.value.path()).read_text()
+
+
+def turn_count(page) -> int:
+    return page.evaluate("document.querySelectorAll('.turn').length")
+
+
+@pytest.fixture(scope="module")
+def two_turns(browser, corpus_settings: Settings, retriever, llm_server, tmp_path_factory):
+    """A desktop page on a served app (its chats in their own file) that waits for "Ready",
+    asks FIRST, then the definite-reference follow-up GATED, downloads both exports and
+    reloads; the app is stopped after (the restart test serves it again)."""
+    chats = tmp_path_factory.mktemp("chats") / "chats.sqlite3"
+    settings = app_settings(corpus_settings, llm_server.base_url, max_answer_tokens=48)
+    context = browser.new_context(viewport={"width": 1440, "height": 960}, accept_downloads=True)
+    page = context.new_page()
+    seen: dict = dict(page=page, settings=settings, chats=chats)
+    with serving(make_deps(settings, retriever, history=chats)) as url:
+        open_chat(page, url)
+        page.wait_for_function(
+            "() => document.querySelector('#ready').innerText.startsWith('Ready')",
+            timeout=600_000,
+        )
+        ask(page, FIRST)
+        answered(page, 1)
+        seen["first"] = current_sources(page)
+        page.fill("#question textarea", GATED)
+        page.press("#question textarea", "Enter")
+        answered(page, 2)
+        seen["second"] = current_sources(page)
+        seen["md_name"], seen["md"] = download(page, "#download-md")
+        seen["bib_name"], seen["bib"] = download(page, "#download-bib")
+        page.reload()
+        page.wait_for_selector("#question textarea")
+        page.wait_for_function("() => document.querySelectorAll('.turn').length === 2")
+        seen["reloaded"] = page.locator(".chat").inner_text()
+    yield seen
+    context.close()
+
+
+def test_a_definite_reference_follow_up_keeps_the_first_papers_source(two_turns) -> None:
+    assert OUTLIER_PAPER in two_turns["first"]
+    assert OUTLIER_PAPER in two_turns["second"]  # not an unrelated "gated" paper
+
+
+def test_the_export_holds_every_turn_and_a_bibtex_entry_per_cited_paper(two_turns) -> None:
+    md, bib = two_turns["md"], two_turns["bib"]
+    assert f"## 1. {md_escaped(FIRST)}" in md and f"## 2. {md_escaped(GATED)}" in md
+    assert two_turns["md_name"].startswith("how-can-transformers-be-changed")
+    assert two_turns["md_name"].endswith(".md") and two_turns["bib_name"].endswith(".bib")
+    keys_cited = set(re.findall(r"\\\[@(\w+)\\\]", md))
+    assert keys_cited, md
+    assert sorted(re.findall(r"^@misc\{(\w+),", bib, re.MULTILINE)) == sorted(keys_cited)
+
+
+def md_escaped(text: str) -> str:
+    from rag.ui.render import md_text
+
+    return md_text(text)
+
+
+def test_history_survives_a_reload_and_an_app_restart(two_turns, browser, retriever) -> None:
+    assert FIRST in two_turns["reloaded"] and GATED in two_turns["reloaded"]
+    page, settings, chats = two_turns["page"], two_turns["settings"], two_turns["chats"]
+    # Served again on the same address (the browser keeps the open chat per address) by new
+    # deps over the same history file: the app restarted.
+    with serving(make_deps(settings, retriever, history=chats)) as url:
+        page.goto(url)
+        page.wait_for_function("() => document.querySelectorAll('.turn').length === 2")
+        fresh = browser.new_context(viewport={"width": 1440, "height": 960})
+        other = fresh.new_page()
+        open_chat(other, url)  # another browser: nothing open, the chat in the side panel
+        other.wait_for_selector("#chats label")
+        other.locator("#chats label").first.click()
+        other.wait_for_function("() => document.querySelectorAll('.turn').length === 2")
+        assert FIRST in other.locator(".chat").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)  # git-ignored; docs/screenshot-*.png are copies
+        other.screenshot(path=str(ARTIFACTS / "ui-desktop.png"))
+        fresh.close()
+        phone_checks(browser, url)
+
+
+def phone_checks(browser, url: str) -> None:
+    """At 390×844 the question box shows without scrolling; a citation tap opens its source in
+    the drawer and "Back to the answer" closes it."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    open_chat(phone, url)
+    box = phone.locator("#question textarea").bounding_box()
+    assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
+    assert phone.evaluate("window.scrollY") == 0
+    assert box["width"] > PHONE["width"] * 0.6  # full width, beside a small Ask button
+    phone.wait_for_function(
+        "() => !document.querySelector('#history-panel').classList.contains('open')"
+    )
+    phone.click("#history-panel .toggle-button")
+    phone.locator("#chats label").first.click()
+    phone.wait_for_function("() => document.querySelectorAll('.turn').length === 2")
+    phone.click("#history-panel .toggle-button")
+    assert not phone.locator("#sources-col").is_visible()  # sources wait in their drawer
+    link = phone.locator("a.cite").first
+    target = link.get_attribute("href")
+    link.tap()
+    card = phone.locator(f"article{target}")
+    phone.wait_for_function(
+        "() => getComputedStyle(document.querySelector('#sources-col')).display !== 'none'"
+    )
+    phone.wait_for_function(
+        "t => { const r = document.querySelector('article' + t).getBoundingClientRect();"
+        " return r.top >= 0 && r.top < innerHeight; }",
+        arg=target,
+    )  # the card itself is on screen, not only its drawer
+    phone.screenshot(path=str(ARTIFACTS / "ui-phone-source.png"))
+    card.locator("a.src-back").tap()
+    phone.wait_for_function(
+        "() => getComputedStyle(document.querySelector('#sources-col')).display === 'none'"
+    )
+    phone.evaluate("window.scrollTo(0, 0)")
+    phone.screenshot(path=str(ARTIFACTS / "ui-phone.png"))
+    context.close()

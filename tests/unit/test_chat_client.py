@@ -53,3 +53,16 @@ def test_a_body_that_is_not_an_event_stream_is_named() -> None:
     chat = client(lambda r: httpx.Response(200, content=b"<html>not an api</html>"))
     with pytest.raises(LLMResponseError, match="not an OpenAI chat response"):
         list(chat.stream([ChatTurn("user", "hi")]))
+
+
+def test_a_per_request_model_overrides_the_configured_one() -> None:
+    sent: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, content=sse(delta("ok")))
+
+    chat = client(handler, model="small")
+    list(chat.stream([ChatTurn("user", "hi")]))
+    list(chat.stream([ChatTurn("user", "hi")], model="large"))
+    assert [s["model"] for s in sent] == ["small", "large"]

@@ -4,6 +4,7 @@ markup, an attribute or a link."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import pytest
@@ -19,6 +20,10 @@ EVIL_TITLE = '<img src=x onerror="window.__pwned=1">'
 EVIL_PASSAGE = "Attention <script>window.__pwned=2</script> is all you need & more."
 EVIL_QUESTION = "<script>alert(1)</script> what about attention?"
 EVIL_LINK = "[click me](javascript:alert(1)) and <a href='javascript:alert(2)'>x</a>"
+
+
+# Our own in-page anchors, and a paper's checked http(s) page (never javascript: or data:).
+OUR_LINKS = ("#src-", "#ev-", "#turn-", "#sources-col", "#chat", "https://", "http://")
 
 
 class Tags(HTMLParser):
@@ -82,7 +87,7 @@ def assert_inert(html: str) -> None:
     assert "<script" not in html.lower()
     assert not tags.names() & {"script", "img", "iframe", "svg", "object", "style"}
     assert not {a for a in tags.attrs() if a.startswith("on")}, "an event handler attribute"
-    assert all(h.startswith(("#src-", "#ev-")) for h in tags.hrefs()), tags.hrefs()
+    assert all(h.startswith(OUR_LINKS) for h in tags.hrefs()), tags.hrefs()
 
 
 # -- injection ------------------------------------------------------------------------------
@@ -99,6 +104,27 @@ def test_a_hostile_listing_file_name_renders_as_text() -> None:
     html = render.source_card(source(1, files=('"><img src=x onerror=alert(1)>',)), [], "r")
     assert_inert(html)
     assert "&quot;&gt;&lt;img" in html
+
+
+def test_hostile_paper_metadata_renders_as_text_and_links_nowhere_else() -> None:
+    @dataclass(frozen=True)
+    class LibraryHit(PaperHit):  # the fields the library work adds to hits
+        authors: tuple[str, ...] = ()
+        year: int | None = None
+        venue: str | None = None
+        doi: str | None = None
+        url: str | None = None
+
+    base = hit(1)
+    evil = LibraryHit(**{**base.__dict__, "authors": (EVIL_TITLE,), "url": "javascript:alert(1)",
+                         "venue": "<b>NeurIPS</b>", "year": 2023})  # fmt: skip
+    html = render.source_card(Source(1, evil, "p"), [], "r")
+    assert_inert(html)
+    assert "javascript:" not in html and EVIL_TITLE in Tags(html).text() and "2023" in html
+    doi = LibraryHit(**{**base.__dict__, "doi": "10.48550/arXiv.2305.14314"})
+    assert Tags(render.source_card(Source(1, doi, "p"), [], "r")).hrefs()[0] == (
+        "https://doi.org/10.48550/arXiv.2305.14314"
+    )
 
 
 def test_a_hostile_question_renders_as_text_in_the_chat() -> None:
@@ -318,3 +344,86 @@ def test_a_citation_lands_on_the_supporting_sentence_marked_in_its_card() -> Non
     assert_inert(panel)
     assert "<b>" not in panel and "&lt;b&gt;early&lt;/b&gt;" in panel  # the sentence is escaped
     assert "…" in Tags(panel).text()  # sentence 1 was skipped
+
+
+# -- cards a researcher can cite -------------------------------------------------------------
+
+
+def test_a_listing_dump_gets_a_human_label_and_paths_lose_their_folders() -> None:
+    assert render.source_label("000_30f78c25dce070b4.txt") == "Daily Papers listing (file 000)"
+    assert render.source_label("/home/me/papers/mine.jsonl") == "mine.jsonl"
+    html = render.source_card(source(1, files=("/home/me/secret/zotero.bib",)), [], "r")
+    assert "/home/me" not in html and "zotero.bib" in html
+
+
+def test_relevance_is_words_with_the_numbers_in_a_tooltip() -> None:
+    html = render.source_card(source(1), [], "r")  # cosine 0.6, fused score 0.03
+    assert "strong match" in Tags(html).text() and "0.0300" not in Tags(html).text()
+    assert 'title="rank 1 · fused score 0.0300 · cosine similarity 0.60' in html
+    weak = Source(1, PaperHit(1, "p", "T", 0.01, "c", "c1", (), 0.3), "c")
+    assert render.relevance(weak) == ("weak", "weak match")
+
+
+def test_an_abstention_shows_the_closest_papers_folded_not_as_sources() -> None:
+    html = render.sources_panel([source(1), source(2)], "q", "r", abstained=True)
+    assert "<details" in html and "Closest papers" in html and "none answers" in html
+    assert ">Sources <" not in html
+
+
+def test_only_distinctive_question_terms_are_highlighted() -> None:
+    def common(word: str) -> bool:
+        return word.lower() in {"language", "models", "large"}
+
+    terms = render.query_terms("How do large language models use paged attention?", common)
+    assert "paged" in terms and "attention" in terms and not {"large", "language"} & set(terms)
+
+
+def test_a_card_links_back_to_its_answer() -> None:
+    html = render.source_card(source(1), [], "k1t2")
+    assert "#turn-k1t2" in Tags(html).hrefs()
+    assert 'id="turn-k1t2"' in render.turn_html("q", "a", rid="k1t2")
+
+
+def test_message_actions_and_the_example_are_buttons_not_links() -> None:
+    html = render.turn_html("q", "a", rid="r", actions=render.turn_actions(2, regenerate=True))
+    assert_inert(html)
+    acts = [a.get("data-act") for t, a in Tags(html).tags if t == "button"]
+    assert acts == ["copy", "edit", "regen"]
+    welcome = render.chat_html([], EVIL_QUESTION)
+    assert_inert(welcome)
+    assert 'data-act="example"' in welcome and EVIL_QUESTION in Tags(welcome).text()
+
+
+def test_readiness_is_escaped_and_classed() -> None:
+    html = render.readiness_html("<b>Ready</b>", "nonsense", "<i>tip</i>")
+    assert_inert(html)
+    assert 'class="readiness busy"' in html and "&lt;b&gt;Ready" in html
+
+
+# -- readiness and the model picker -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kw", "phase", "text", "level"),
+    [
+        ({}, "embedder", "Loading the embedder", "busy"),
+        ({"llm": LLMState.STARTING, "waiting_s": 9}, "model", "Loading the model… 9 s", "busy"),
+        ({}, "model", "Warming the model", "busy"),
+        ({}, "ready", "Ready", "ready"),
+        ({"llm": LLMState.BUSY}, "ready", "Ready · answering", "ready"),
+        ({"llm": LLMState.DOWN, "local": False}, "ready", "Model down — Start the server", "error"),
+        ({"store_error": "no collection"}, "ready", "No papers to search", "error"),
+    ],
+)
+def test_readiness_says_loading_ready_or_down_with_the_fix(kw, phase, text, level) -> None:
+    from rag.ui.health import readiness
+
+    shown, got_level, _ = readiness(health(**kw), phase)
+    assert shown.startswith(text) and got_level == level
+
+
+def test_the_model_picker_shows_only_for_several_models() -> None:
+    from rag.ui.health import model_choices
+
+    assert model_choices(["qwen"], "qwen") == []
+    assert model_choices(["big", "qwen"], "qwen") == ["qwen", "big"]

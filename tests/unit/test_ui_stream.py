@@ -69,7 +69,7 @@ def test_a_failed_turn_shows_the_error_and_keeps_the_conversation_clean() -> Non
     assert "retrieving" in views[0].status
     assert "cannot reach the LLM endpoint" in views[-1].chat and "error" in views[-1].status
     assert "Partial answer" in views[-1].chat
-    assert state.conversation.turns == [] and len(state.past) == 1
+    assert state.conversation.turns == [] and [r.status for r in state.records] == ["error"]
 
 
 def test_while_the_model_loads_the_error_says_so() -> None:
@@ -82,10 +82,30 @@ def test_while_the_model_loads_the_error_says_so() -> None:
 
 def test_a_stopped_turn_is_marked_and_not_remembered() -> None:
     state = ChatState()
-    views = run_turn(_events, state, "What?", str, tick_s=1)
+    ended: list[int] = []
+
+    def on_end(s: ChatState) -> None:
+        ended.append(1)
+
+    views = run_turn(_events, state, "What?", str, tick_s=1, on_end=on_end)
     for view in views:
         if "Partial answer" in view.chat:
             break
-    assert "Stopped" in stopped_chat(state)  # what the Stop button shows at once
-    views.close()
-    assert "Stopped" in state.past[-1] and state.conversation.turns == []
+    assert "Stopped" in stopped_chat(state, on_end)  # what the Stop button shows at once
+    views.close()  # the turn's own generator closes after: it must not end the turn again
+    [record] = state.records
+    assert record.status == "stopped" and record.partial == "Partial answer"
+    assert state.conversation.turns == [] and ended == [1]
+
+
+def test_editing_an_earlier_question_forgets_it_and_the_turns_after() -> None:
+    from rag.ui.chat import restore, truncate
+
+    from tests.unit.test_ui_history import done_record
+
+    records = [done_record("a", "First?"), done_record("b", "Second?"), done_record("c", "Third?")]
+    state = restore(records, "chat", "First?")
+    assert [t.question for t in state.conversation.turns] == ["First?", "Second?", "Third?"]
+    truncate(state, 1)  # question 2 is being asked again
+    assert [r.question for r in state.records] == ["First?"]
+    assert [t.question for t in state.conversation.turns] == ["First?"]
