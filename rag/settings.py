@@ -142,7 +142,10 @@ class SourceSettings(BaseSettings):
         1000, ge=1, description="Pages read from one PDF; later pages are skipped with a warning."
     )
     max_file_mb: float = Field(
-        100.0, gt=0, description="PDFs larger than this many MB are skipped with an error."
+        100.0,
+        gt=0,
+        description="Files (PDFs, exports, listings, uploads) larger than this many MB are "
+        "skipped with an error.",
     )
     pdf_timeout_s: float = Field(
         120.0, gt=0, description="Wall time one PDF may take to parse before its worker is killed."
