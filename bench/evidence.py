@@ -122,7 +122,7 @@ class Tools:
     def build(cls, settings: Settings, retriever: Retriever) -> Tools:
         count = TokenCounter(packaged_model_dir())
         t = time.perf_counter()
-        index = EvidenceIndex.build(retriever._chunks.values())
+        index = EvidenceIndex.build(retriever.chunks())
         build_ms = round((time.perf_counter() - t) * 1000, 1)
         vectors = SentenceVectors(retriever.embedder)
         vectors.get(["warm-up"])  # loads the model; not part of any question's latency

@@ -4,6 +4,7 @@ it sees in a text (used for term overlap)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from rag.index.store import StoredChunk
 
@@ -31,10 +32,23 @@ class BM25Index:
         )
         return list(tokens[0]) if tokens else []
 
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
+    def search(
+        self, query: str, n: int, allowed: Mapping[str, bool] | None = None
+    ) -> list[tuple[str, float]]:
+        """The best `n` chunks for `query`; `allowed` (chunk id → bool): only those that pass a
+        filter compete (bm25s scores the others 0, so the top n are the best allowed ones)."""
         tokens = [self.terms(query)]
         if not tokens[0]:
             return []
+        mask = None
+        if allowed is not None:
+            import numpy as np
+
+            mask = np.array([allowed.get(cid, False) for cid in self._ids], dtype=np.float32)
+            if not mask.any():
+                return []
         n = min(n, len(self._ids))
-        docs, scores = self._index.retrieve(tokens, k=n, show_progress=False, n_threads=1)
+        docs, scores = self._index.retrieve(
+            tokens, k=n, show_progress=False, n_threads=1, weight_mask=mask
+        )
         return [(self._ids[d], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
