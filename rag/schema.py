@@ -19,6 +19,13 @@ class SearchHit(BaseModel):
     chunk: str
     sources: list[str]
     dense_similarity: float | None = None
+    # Issue #13 (null or empty when the record has none):
+    page: int | None = None  # the PDF page of the passage shown; null for an abstract
+    authors: list[str] = []
+    year: int | None = None
+    venue: str | None = None
+    doi: str | None = None
+    url: str | None = None
 
 
 class SearchTimings(BaseModel):
@@ -30,6 +37,18 @@ class SearchOutput(BaseModel):
     results: list[SearchHit]
     timings: SearchTimings
     mode: str
+    filters: dict[str, Any] = {}  # {"year": [from, to], "author": …, "source": …} as applied
+
+
+def paper_fields(h: PaperHit) -> dict[str, Any]:
+    return {
+        "page": h.page,
+        "authors": list(h.authors),
+        "year": h.year,
+        "venue": h.venue,
+        "doi": h.doi,
+        "url": h.url,
+    }
 
 
 def hit_fields(h: PaperHit) -> dict[str, Any]:
@@ -43,7 +62,7 @@ def hit_fields(h: PaperHit) -> dict[str, Any]:
         "chunk": h.chunk,
         "sources": list(h.sources),
         "dense_similarity": sim,
-    }
+    } | paper_fields(h)
 
 
 def search_output(r: Retrieval) -> SearchOutput:
@@ -53,6 +72,7 @@ def search_output(r: Retrieval) -> SearchOutput:
         results=hits,
         timings=SearchTimings(retrieve_ms=round(r.retrieve_ms, 2)),
         mode=r.mode,
+        filters=r.filters.record(),
     )
 
 
@@ -61,6 +81,12 @@ class Citation(BaseModel):
     paper_id: str
     title: str
     sources: list[str]
+    page: int | None = None  # the page of the passage the model was given (issue #13)
+    authors: list[str] = []
+    year: int | None = None
+    venue: str | None = None
+    doi: str | None = None
+    url: str | None = None
 
 
 class SentenceOut(BaseModel):
@@ -86,6 +112,7 @@ class AskOutput(BaseModel):
     fingerprint: str
     abstain_reason: str | None = None
     standalone_question: str | None = None
+    filters: dict[str, Any] = {}
 
 
 def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
@@ -95,7 +122,13 @@ def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
         answer=a.text,
         abstained=a.abstained,
         citations=[
-            Citation(n=s.n, paper_id=s.hit.paper_id, title=s.hit.title, sources=list(s.hit.sources))
+            Citation(
+                n=s.n,
+                paper_id=s.hit.paper_id,
+                title=s.hit.title,
+                sources=list(s.hit.sources),
+                **paper_fields(s.hit),
+            )
             for s in a.cited
         ],
         sentences=[
@@ -110,4 +143,5 @@ def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
         fingerprint=fingerprint,
         abstain_reason=a.abstain_reason,
         standalone_question=a.standalone_question,
+        filters=a.retrieval.filters.record(),
     )

@@ -16,6 +16,7 @@ from rag.answer.conversation import Conversation, Turn, condense
 from rag.answer.events import Answer, Done, Event, Restart, Retrieved, Source, Status, Token
 from rag.answer.prompts import ABSTAIN_PHRASE, Prompts, safe
 from rag.index.embed import Embedder
+from rag.index.filters import Filters
 from rag.index.retrieve import PaperHit, Retrieval, Retriever
 from rag.llm.client import ChatClient, ChatTurn, Usage
 from rag.question import check_count, check_question
@@ -60,6 +61,7 @@ class AnswerEngine:
         max_sources: int | None = None,
         mode: str | None = None,
         temperature: float | None = None,
+        filters: Filters | None = None,
     ) -> Iterator[Event]:
         """Events for one turn: Retrieved, Status, Token…, (Restart, Token…), Done. Closing the
         generator early closes the HTTP stream, which stops generation on the server."""
@@ -67,8 +69,9 @@ class AnswerEngine:
         q = check_question(question, self.cfg.max_question_chars)
         standalone = condense(q, conv)
         n = check_count(max_sources, MAX_SOURCES) or self.cfg.max_sources
+        only = {"filters": filters} if filters else {}  # retrievers without filters still fit
         retrieval = self.retriever.search(
-            standalone, top_k=max(n, self.retriever.cfg.top_k), mode=mode
+            standalone, top_k=max(n, self.retriever.cfg.top_k), mode=mode, **only
         )
         reuse = self._reusable(conv, retrieval, n)
         sources = reuse.sources if reuse else self._sources(retrieval.hits[:n], q)

@@ -25,6 +25,11 @@ class PaperText:
     sentences: tuple[str, ...]
     positions: tuple[int, ...]  # chunk position of each sentence
     chunk_positions: tuple[tuple[str, int], ...]  # (chunk id, position), in position order
+    pages: tuple[int | None, ...] = ()  # PDF page of each sentence (None: abstract)
+
+    def page_of(self, index: int) -> int | None:
+        """The page sentence `index` is on (a citation's "p. N"), None for an abstract."""
+        return self.pages[index] if index < len(self.pages) else None
 
     @property
     def n_chunks(self) -> int:
@@ -58,6 +63,7 @@ def rebuild(chunks: Sequence[StoredChunk]) -> PaperText:
     ordered = sorted(chunks, key=lambda c: c.position)
     sentences: list[str] = []
     positions: list[int] = []
+    pages: list[int | None] = []
     previous: list[str] = []
     for c in ordered:
         words = c.passage.split()
@@ -65,6 +71,7 @@ def rebuild(chunks: Sequence[StoredChunk]) -> PaperText:
         for s in split_sentences(fresh):
             sentences.append(s)
             positions.append(c.position)
+            pages.append(c.page)
         previous = words
     first = ordered[0]
     return PaperText(
@@ -73,6 +80,7 @@ def rebuild(chunks: Sequence[StoredChunk]) -> PaperText:
         tuple(sentences),
         tuple(positions),
         tuple((c.id, c.position) for c in ordered),
+        tuple(pages),
     )
 
 
