@@ -121,7 +121,7 @@ def _chunk(paper: Paper, pos: int, passage: str, page: int | None) -> Chunk:
         doi=paper.doi,
         external_id=paper.external_id,
         page=page,
-        origins=paper.source_files(),
+        origins=paper.origins(page is not None),
         authors=paper.authors,
         year=paper.year,
         venue=paper.venue,

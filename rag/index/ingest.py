@@ -146,12 +146,13 @@ def _finish(
             pid = produced[cid].paper_id if cid in produced else existing[cid].paper_id
             out.papers.setdefault(pid, []).append(cid)
     run_fields = {c.paper_id: catalog.paper_fields(c) for c in reversed(chunks)}
+    run_order = {c.paper_id: c.sources for c in reversed(chunks)}
     for pid, ids in out.papers.items():
         stored = [existing[i].meta for i in ids if i in existing]
         fields = catalog.merged_fields(
             run_fields.get(pid, {}), catalog.stored_paper_fields(stored[0]) if stored else {}
         )
-        files = tuple(f for i in _by_position(ids, produced, existing) for f in origins[i])
+        files = _paper_files(ids, produced, existing, origins, run_order.get(pid, ()))
         paper = fields | catalog.files_fields(files)
         for cid in ids:
             meta = _chunk_meta(cid, pid, produced, existing, origins[cid]) | paper
@@ -162,17 +163,26 @@ def _finish(
                 out.relabel[cid] = catalog.metadata_change(existing[cid].meta, meta)
 
 
-def _by_position(
-    ids: list[str], produced: Mapping[str, Chunk], existing: Mapping[str, StoredKey]
-) -> list[str]:
-    """Stored chunks first (their files were there first), each group by position."""
+def _paper_files(
+    ids: list[str],
+    produced: Mapping[str, Chunk],
+    existing: Mapping[str, StoredKey],
+    origins: Mapping[str, tuple[SourceFile, ...]],
+    run_sources: tuple[str, ...],
+) -> list[SourceFile]:
+    """A paper's files: those of its stored chunks first, in the order first stored, then the
+    new ones in the order this run read them."""
 
-    def key(cid: str) -> tuple[int, int]:
-        if cid in existing:
-            return 0, int(existing[cid].meta.get("position", 0))
-        return 1, produced[cid].position
+    def position(cid: str) -> int:
+        return int(existing[cid].meta.get("position", 0))
 
-    return sorted(ids, key=key)
+    stored = [
+        f for i in sorted((i for i in ids if i in existing), key=position) for f in origins[i]
+    ]
+    stored = list(dict.fromkeys(stored))
+    fresh = {f for i in ids for f in origins[i]} - set(stored)
+    rank = {label: n for n, label in enumerate(run_sources)}
+    return stored + sorted(fresh, key=lambda f: (rank.get(f.label, len(rank)), f.label))
 
 
 def _chunk_meta(

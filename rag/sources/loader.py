@@ -264,7 +264,10 @@ def _fold(result: ParseResult, k: int, e: Entry, index: _Index) -> None:
         same = "DOI" if e.doi and e.doi == old.doi else "title"
         msg = f"same {same} as {old.title[:60]!r} but a different abstract; kept the first"
         result.issues.append(Issue(e.source, e.line, msg, "warning"))
-    first, then = (_paper(old.id, e), old) if curated else (old, _paper(old.id, e))
+    new = _paper(old.id, e)
+    first, then = (new, old) if curated else (old, new)
+    pages = first.pages or then.pages
+    sha = first.file_sha256 if first.pages else then.file_sha256
     index.update(
         k,
         replace(
@@ -277,13 +280,26 @@ def _fold(result: ParseResult, k: int, e: Entry, index: _Index) -> None:
             doi=first.doi or then.doi,
             venue=first.venue or then.venue,
             keywords=first.keywords or then.keywords,
-            pages=first.pages or then.pages,
-            file_sha256=first.file_sha256 or then.file_sha256,
+            pages=pages,
+            file_sha256=sha or first.file_sha256 or then.file_sha256,
             external_id=old.external_id or e.given_id,
             from_pdf=old.from_pdf and e.from_pdf,
+            abstract_files=_holding(first.abstract, (old, new), "abstract"),
+            pages_files=_holding(sha, (old, new), "file_sha256") if pages else (),
         ),
         e,
     )
+
+
+def _holding(value: str | None, papers: tuple[Paper, Paper], field: str) -> tuple[SourceFile, ...]:
+    """The files (of the two records folded) whose text is `value` (an abstract, a PDF hash)."""
+    files = [
+        f
+        for p in papers
+        if value and getattr(p, field) == value
+        for f in (p.abstract_files if field == "abstract" else p.pages_files)
+    ]
+    return tuple(dict.fromkeys(files))
 
 
 def _files(e: Entry) -> tuple[SourceFile, ...]:
@@ -307,4 +323,6 @@ def _paper(pid: str, e: Entry) -> Paper:
         files=_files(e),
         file_sha256=e.file_sha256,
         from_pdf=e.from_pdf,
+        abstract_files=_files(e) if e.abstract else (),
+        pages_files=_files(e) if e.pages else (),
     )

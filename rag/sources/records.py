@@ -41,10 +41,22 @@ class Paper:
     files: tuple[SourceFile, ...] = ()  # the files behind `sources`, with their paths
     file_sha256: str | None = None  # of the PDF whose text `pages` holds
     from_pdf: bool = False  # title, authors, year, abstract guessed from a bare PDF
+    # Which of `files` hold this very abstract, and these very pages (the PDF, or an export
+    # entry with it attached): re-reading one of them replaces exactly the text it gave.
+    abstract_files: tuple[SourceFile, ...] = ()
+    pages_files: tuple[SourceFile, ...] = ()
 
     def source_files(self) -> tuple[SourceFile, ...]:
         """`files`, or (a paper built without paths) one path-less SourceFile per source."""
         return self.files or tuple(SourceFile(s) for s in self.sources)
+
+    def origins(self, page: bool) -> tuple[SourceFile, ...]:
+        """The files a chunk of the abstract (page=False) or of the pages was read from: those
+        that hold that text, and those that hold the paper but gave none of its text."""
+        files = self.source_files()
+        textual = {*self.abstract_files, *self.pages_files}
+        given = set(self.pages_files if page else self.abstract_files) or set(files)
+        return tuple(f for f in files if f in given or f not in textual)
 
 
 @dataclass(frozen=True)
