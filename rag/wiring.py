@@ -52,6 +52,7 @@ def run_ingest(
     embedder = embedder_for(settings)
     with writer_lock(settings):
         store = open_store(settings, embedder, create=True)
+        store.check_index()  # first: a damaged index can fail the metadata reads too
         stored = store.chunk_index()
         parsed = load_corpus(
             list(paths) or [settings.corpus_dir], settings.sources, known_papers(stored)
@@ -72,7 +73,9 @@ def run_ingest(
 
 def list_papers(settings: Settings) -> list[PaperRecord]:
     """The stored papers (`rag list`): id, title, authors, year, sources, chunks, …"""
-    return paper_records(open_store(settings, embedder_for(settings)).metadatas())
+    store = open_store(settings, embedder_for(settings))
+    store.check_index()  # a damaged index is named with its repair, as by every reader
+    return paper_records(store.metadatas())
 
 
 def stored_files(files: Iterable[SourceFile], arg: str) -> list[SourceFile]:
@@ -95,6 +98,7 @@ def run_remove(
     embedder = embedder_for(settings)
     with writer_lock(settings):
         store = open_store(settings, embedder)
+        store.check_index()
         index = store.chunk_index()
         stored = {f for k in index.values() for f in origins_of(k.meta)}
         files = {arg: stored_files(stored, arg) for arg in sources}
