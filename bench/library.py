@@ -65,7 +65,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=100, help="PDFs to ingest (>= 100 for #13)")
     ap.add_argument("--queries", type=int, default=60)
-    ap.add_argument("--dir", type=Path, default=Path.home() / ".cache" / "rag-papers-bench" / "pdfs")
+    ap.add_argument(
+        "--dir", type=Path, default=Path.home() / ".cache" / "rag-papers-bench" / "pdfs"
+    )
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))  # tests/fixtures/pdfs.py prints the PDFs
     from rag.index.embed import TokenCounter, make_embedder, packaged_model_dir
@@ -113,7 +115,9 @@ def main() -> None:
         ("store (Chroma upsert) + plan", store_s),
     ):
         print(f"  {what:38} {secs:7.1f} s  {secs / total:6.1%}")
-    print(f"search ({len(plain)} q, hybrid): p50 {pct(plain, 50):.1f} ms, p95 {pct(plain, 95):.1f} ms")
+    print(
+        f"search ({len(plain)} q, hybrid): p50 {pct(plain, 50):.1f} ms, p95 {pct(plain, 95):.1f} ms"
+    )
     print(f"search with --source/--year filters: p50 {pct(filtered, 50):.1f} ms, "
           f"p95 {pct(filtered, 95):.1f} ms")  # fmt: skip
 
