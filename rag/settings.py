@@ -158,6 +158,12 @@ class SourceSettings(BaseSettings):
         description="Folder that export attachments must stay inside; unset = the export's folder.",
     )
 
+    @field_validator("library_root", mode="before")
+    @classmethod
+    def _expand_home(cls, value: Any) -> Any:
+        # "~/Zotero/storage" from the environment: a folder named "~" would hold no attachment.
+        return Path(value).expanduser() if isinstance(value, str) and value.strip() else value
+
 
 class Settings(BaseSettings):
     model_config = _cfg("RAG_")

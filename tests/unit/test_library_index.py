@@ -248,3 +248,10 @@ def test_a_second_paper_with_a_stored_title_and_another_doi_gets_its_own_id(tmp_
     c = rows(tmp_path, "c.jsonl", {"title": "Other name", "abstract": X, "doi": "10.1234/A"})
     again = load_corpus([c], known=known)
     assert [p.id for p in again.papers] == [paper_id("Same")]  # by DOI: the stored paper
+
+
+def test_the_library_root_may_start_with_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.settings import Settings
+
+    monkeypatch.setenv("RAG_SOURCES_LIBRARY_ROOT", "~/Zotero/storage")
+    assert Settings().sources.library_root == Path.home() / "Zotero" / "storage"
