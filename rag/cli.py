@@ -95,6 +95,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         _err(str(issue))
     print(f"parsed: {parsed.summary()}")
     print(f"stored: {summary}")
+    _print_changes(summary)
     if summary.failed:
         return EXIT_RUN_ERROR
     if not parsed.papers and parsed.rejected:
@@ -103,18 +104,48 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+SHOWN_CHANGES = 20  # papers named per kind of change; the rest are counted
+
+
+def _print_changes(summary: Any) -> None:
+    """What a run added, changed and removed, paper by paper (the counts are above)."""
+    kinds = (
+        ("added", summary.new_papers, False),
+        ("changed (chunks replaced)", summary.changed_papers, False),
+        ("removed (no file holds them any more)", summary.removed_papers, True),
+        ("no longer in a file (kept: other files hold them)", summary.lost_sources, True),
+    )
+    for what, papers, lost in kinds:
+        if not papers:
+            continue
+        print(f"{what}: {len(papers)} paper{'s' if len(papers) != 1 else ''}")
+        for c in papers[:SHOWN_CHANGES]:
+            files = ", ".join(c.lost if lost else c.sources)
+            print(f"  {c.paper_id}  {c.title[:80]}  ({'was in ' if lost else ''}{files})")
+        if len(papers) > SHOWN_CHANGES:
+            print(f"  … and {len(papers) - SHOWN_CHANGES} more")
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from rag.index.filters import make_filters
+
+    return make_filters(args.year, args.author, args.source)
+
+
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from rag.schema import search_output
     from rag.wiring import open_retriever
 
     check_count(args.k, MAX_TOP_K)
+    filters = _filters(args)
     lines = _batch(args, settings)
     retriever = open_retriever(settings)
     for line in lines:
         if line.error:
             _report_bad(line, args)
             continue
-        out = search_output(retriever.search(line.item["question"], args.k, args.mode))
+        found = retriever.search(line.item["question"], args.k, args.mode, filters)
+        out = search_output(found)
         if args.json:
             print(json.dumps({**line.item, **out.model_dump()}, ensure_ascii=False), flush=True)
         else:
@@ -128,10 +159,82 @@ def _batch_status(lines: list[BatchLine]) -> int:
 
 
 def _print_hits(out: Any) -> None:
-    print(f"{out.question}  ({out.timings.retrieve_ms:.0f} ms, {out.mode})")
+    shown = ", ".join(f"{k} {v}" for k, v in out.filters.items())
+    print(
+        f"{out.question}  ({out.timings.retrieve_ms:.0f} ms, {out.mode}{'; ' + shown if shown else ''})"
+    )
     for h in out.results:
-        print(f"{h.rank:>2}. [{h.score:.4f}] {h.title}  ({', '.join(h.sources)})")
+        print(f"{h.rank:>2}. [{h.score:.4f}] {h.title}{_where(h)}  ({', '.join(h.sources)})")
         print(f"    {h.chunk[:200]}…")
+    if not out.results:
+        print("    no paper found" + (" within the filters" if shown else ""))
+
+
+def _where(h: Any) -> str:
+    """ " — Lindqvist et al. 2024, p. 3" from a hit's or a citation's fields."""
+    who = h.authors[0].split()[-1] + (" et al." if len(h.authors) > 1 else "") if h.authors else ""
+    bits = " ".join(b for b in (who, str(h.year) if h.year else "") if b)
+    page = f"p. {h.page}" if h.page is not None else ""
+    text = ", ".join(b for b in (bits, page) if b)
+    return f" — {text}" if text else ""
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.wiring import list_papers
+
+    papers = list_papers(settings)
+    if args.json:
+        for r in papers:
+            print(json.dumps(_paper_json(r), ensure_ascii=False), flush=True)
+        return 0
+    for r in papers:
+        who = ", ".join(r.authors[:3]) + (" et al." if len(r.authors) > 3 else "")
+        year = str(r.year) if r.year else "----"
+        pages = f", {r.pages} pages" if r.pages else ""
+        print(f"{r.paper_id}  {year}  {r.title[:90]}")
+        print(f"    {who or 'authors unknown'} · {', '.join(r.sources)} · {r.chunks} chunks{pages}")
+    print(f"{len(papers)} papers")
+    return 0
+
+
+def _paper_json(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.paper_id,
+        "title": r.title,
+        "authors": list(r.authors),
+        "year": r.year,
+        "sources": list(r.sources),
+        "chunks": r.chunks,
+        "pages": r.pages,
+        "doi": r.doi,
+        "venue": r.venue,
+        "url": r.url,
+        "external_id": r.external_id,
+        "source_paths": [f.path for f in r.files if f.path],
+    }
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.wiring import run_remove
+
+    if not args.paper_ids and not args.source:
+        raise ConfigError("give paper ids (see `rag list`) or --source FILE")
+    summary, missing = run_remove(settings, args.paper_ids, args.source or [])
+    n = len(summary.removed_papers)
+    print(
+        f"removed: {n} paper{'s' if n != 1 else ''}, {summary.chunks} chunks; store now holds {summary.store_chunks} chunks"
+    )
+    for c in summary.removed_papers:
+        print(f"  {c.paper_id}  {c.title[:80]}")
+    if summary.lost_sources:
+        print(f"kept (also in other files): {len(summary.lost_sources)} papers lost a source")
+        for c in summary.lost_sources:
+            print(
+                f"  {c.paper_id}  {c.title[:80]}  (no longer {', '.join(c.lost)}; still {', '.join(c.sources)})"
+            )
+    for m in missing:
+        print(f"not in the store (nothing to remove): {m}")
+    return 0
 
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
@@ -151,16 +254,22 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     try:
         r = open_retriever(settings)
         info.update(chunks=r.chunk_count, papers=r.paper_count)
+        info["papers_by_source"] = _papers_by_source(r.chunks())
     except IndexDamagedError as e:  # the metadata still counts; the index does not answer
         info.update({"chunks": e.chunks} if e.chunks is not None else {}, store_status=str(e))
         status = EXIT_RUN_ERROR
     except RagError as e:
         info["store_status"] = str(e)
     if args.json:
-        print(json.dumps(info, indent=2))
-    else:
-        for k, v in info.items():
-            print(f"{k:>18}: {v}")
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return status
+    by_source = info.pop("papers_by_source", {})
+    for k, v in info.items():
+        print(f"{k:>18}: {v}")
+    if by_source:
+        print(f"{'papers by source':>18}:")
+        for name, n in by_source.items():
+            print(f"{n:>18}  {name}")
     return status
 
 
@@ -170,6 +279,16 @@ KIND_LABELS = {
     "evidence": "Answer (evidence sentences quoted from the papers: the model gave no supported "
     "answer)",
 }
+
+
+def _papers_by_source(chunks: list[Any]) -> dict[str, int]:
+    """How many papers each file holds (a paper in two files counts in both), most first."""
+    papers: dict[str, set[str]] = {}
+    for c in chunks:
+        for s in c.sources:
+            papers.setdefault(s, set()).add(c.paper_id)
+    counts = {s: len(ids) for s, ids in papers.items()}
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _render(event: Any, out: Any) -> None:
@@ -200,7 +319,8 @@ def _answer_one(engine: Any, question: str, conv: Any, args: argparse.Namespace)
 
     out = sys.stderr if args.json else sys.stdout
     answer = None
-    for event in engine.stream(question, conv, max_sources=args.k, mode=args.mode):
+    stream = engine.stream(question, conv, max_sources=args.k, mode=args.mode, filters=args.filters)
+    for event in stream:
         _render(event, out)
         if isinstance(event, Done):
             answer = event.answer
@@ -213,7 +333,7 @@ def _print_answer(answer: Any) -> None:
     print(f"\n{label}:" if label else "")
     print(f"{answer.text}\n")
     for s in answer.cited:
-        print(f"  [{s.n}] {s.hit.title}  ({', '.join(s.hit.sources)})")
+        print(f"  [{s.n}] {s.hit.title}{_where(s.hit)}  ({', '.join(s.hit.sources)})")
     for x in answer.sentences:
         if x.support in ("unsupported", "uncited"):
             why = f" ({x.note})" if x.note else ""
@@ -241,6 +361,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.schema import ask_output
 
     check_count(args.k, MAX_SOURCES)
+    args.filters = _filters(args)
     if args.no_llm:
         settings = _extractive(settings)
     lines = _batch(args, settings)
@@ -271,6 +392,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from rag.answer.conversation import Conversation
 
     check_count(args.k, MAX_SOURCES)
+    args.filters = _filters(args)
 
     def work(engine: Any) -> int:
         conv = Conversation()
@@ -331,6 +453,12 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     return ui_main(settings)
 
 
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--year", help="a year or a range: 2024, 2023-2024, 2023-, -2022")
+    p.add_argument("--author", help="an author's name or surname (every word must match)")
+    p.add_argument("--source", help="only papers from this file (name or path) or folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Cited answers from your papers, offline.")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -349,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     s.add_argument("--json", action="store_true")
     s.add_argument("--file", help="JSONL with a `question` per line; one result per line")
+    _filter_args(s)
     a = sub.add_parser("ask", help="answer a question with cited papers")
     a.add_argument("question", nargs="?", default="")
     a.add_argument(
@@ -362,13 +491,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer with the evidence sentences alone (RAG_ANSWER_MODE=extractive): no model",
     )
+    _filter_args(a)
     c = sub.add_parser("chat", help="a conversation in the terminal")
     c.add_argument(
         "-k", type=int, default=None, help=f"papers given to the model (1-{MAX_SOURCES})"
     )
     c.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
-    i = sub.add_parser("info", help="store location, counts, embedder, fingerprint")
+    _filter_args(c)
+    i = sub.add_parser("info", help="store location, counts, papers by source, embedder")
     i.add_argument("--json", action="store_true")
+    ls = sub.add_parser("list", help="the stored papers: id, title, authors, year, sources")
+    ls.add_argument("--json", action="store_true", help="one JSON object per paper and line")
+    rm = sub.add_parser("remove", help="remove papers by id, or every paper of a file")
+    rm.add_argument("paper_ids", nargs="*", help="paper ids, as `rag list` shows them")
+    rm.add_argument(
+        "--source",
+        action="append",
+        metavar="FILE",
+        help="a file (name or path, as `rag list` shows it; a folder: every file in it); "
+        "papers also in other files keep those; repeatable",
+    )
     e = sub.add_parser("eval", help="score retrieval, citations, answers and abstention")
     e.add_argument(
         "--questions",
@@ -409,6 +551,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "ingest": cmd_ingest,
     "search": cmd_search,
     "info": cmd_info,
+    "list": cmd_list,
+    "remove": cmd_remove,
     "ask": cmd_ask,
     "chat": cmd_chat,
     "eval": cmd_eval,

@@ -20,6 +20,13 @@ class SearchHit(BaseModel):
     chunk: str
     sources: list[str]
     dense_similarity: float | None = None
+    # Issue #13 (null or empty when the record has none):
+    page: int | None = None  # the PDF page of the passage shown; null for an abstract
+    authors: list[str] = []
+    year: int | None = None
+    venue: str | None = None
+    doi: str | None = None
+    url: str | None = None
 
 
 class SearchTimings(BaseModel):
@@ -31,6 +38,18 @@ class SearchOutput(BaseModel):
     results: list[SearchHit]
     timings: SearchTimings
     mode: str
+    filters: dict[str, Any] = {}  # {"year": [from, to], "author": …, "source": …} as applied
+
+
+def paper_fields(h: PaperHit) -> dict[str, Any]:
+    return {
+        "page": h.page,
+        "authors": list(h.authors),
+        "year": h.year,
+        "venue": h.venue,
+        "doi": h.doi,
+        "url": h.url,
+    }
 
 
 def hit_fields(h: PaperHit) -> dict[str, Any]:
@@ -44,7 +63,7 @@ def hit_fields(h: PaperHit) -> dict[str, Any]:
         "chunk": h.chunk,
         "sources": list(h.sources),
         "dense_similarity": sim,
-    }
+    } | paper_fields(h)
 
 
 def search_output(r: Retrieval) -> SearchOutput:
@@ -54,6 +73,7 @@ def search_output(r: Retrieval) -> SearchOutput:
         results=hits,
         timings=SearchTimings(retrieve_ms=round(r.retrieve_ms, 2)),
         mode=r.mode,
+        filters=r.filters.record(),
     )
 
 
@@ -62,6 +82,12 @@ class Citation(BaseModel):
     paper_id: str
     title: str
     sources: list[str]
+    page: int | None = None  # the page of the passage the model was given (issue #13)
+    authors: list[str] = []
+    year: int | None = None
+    venue: str | None = None
+    doi: str | None = None
+    url: str | None = None
 
 
 class EvidenceRefOut(BaseModel):
@@ -118,6 +144,7 @@ class AskOutput(BaseModel):
     answer_kind: str = "generative"  # generative | hybrid | extractive | evidence | abstention
     mode: ModeOut | None = None
     decision: dict[str, float | int | bool | str | None] | None = None
+    filters: dict[str, Any] = {}
 
 
 def _sentence(s: Sentence) -> SentenceOut:
@@ -169,7 +196,13 @@ def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
         answer=a.text,
         abstained=a.abstained,
         citations=[
-            Citation(n=s.n, paper_id=s.hit.paper_id, title=s.hit.title, sources=list(s.hit.sources))
+            Citation(
+                n=s.n,
+                paper_id=s.hit.paper_id,
+                title=s.hit.title,
+                sources=list(s.hit.sources),
+                **paper_fields(s.hit),
+            )
             for s in a.cited
         ],
         sentences=[_sentence(s) for s in a.sentences],
@@ -183,4 +216,5 @@ def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
         answer_kind=a.kind,
         mode=_mode(a),
         decision=a.decision.record() if a.decision else None,
+        filters=a.retrieval.filters.record(),
     )

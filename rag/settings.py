@@ -198,7 +198,10 @@ class SourceSettings(BaseSettings):
         1000, ge=1, description="Pages read from one PDF; later pages are skipped with a warning."
     )
     max_file_mb: float = Field(
-        100.0, gt=0, description="PDFs larger than this many MB are skipped with an error."
+        100.0,
+        gt=0,
+        description="Files (PDFs, exports, listings, uploads) larger than this many MB are "
+        "skipped with an error.",
     )
     pdf_timeout_s: float = Field(
         120.0, gt=0, description="Wall time one PDF may take to parse before its worker is killed."
@@ -210,6 +213,12 @@ class SourceSettings(BaseSettings):
         None,
         description="Folder that export attachments must stay inside; unset = the export's folder.",
     )
+
+    @field_validator("library_root", mode="before")
+    @classmethod
+    def _expand_home(cls, value: Any) -> Any:
+        # "~/Zotero/storage" from the environment: a folder named "~" would hold no attachment.
+        return Path(value).expanduser() if isinstance(value, str) and value.strip() else value
 
 
 class Settings(BaseSettings):

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from rag.errors import ConfigError
+from rag.index.catalog import PaperRecord, match_sources, origins_of, paper_records
 from rag.index.embed import Embedder, TokenCounter, make_embedder, packaged_model_dir
-from rag.index.ingest import IngestSummary, ingest
+from rag.index.ingest import IngestSummary, RemoveSummary, ingest, known_papers, remove
 from rag.index.retrieve import Retriever
 from rag.index.store import Store, writer_lock
 from rag.settings import Settings
 from rag.sources.loader import load_corpus
-from rag.sources.records import ParseResult
+from rag.sources.records import ParseResult, SourceFile
 
 if TYPE_CHECKING:
     from rag.answer.engine import AnswerEngine, EvidenceParts
@@ -51,10 +53,16 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retr
 def run_ingest(
     settings: Settings, paths: Sequence[Path] = (), progress: bool = True
 ) -> tuple[ParseResult, IngestSummary]:
-    parsed = load_corpus(list(paths) or [settings.corpus_dir], settings.sources)
+    """Files and folders (default: the bundled corpus) parsed and stored; the one writer.
+    The store's papers are read first so each paper keeps its id across runs."""
     embedder = embedder_for(settings)
     with writer_lock(settings):
         store = open_store(settings, embedder, create=True)
+        store.check_index()  # first: a damaged index can fail the metadata reads too
+        stored = store.chunk_index()
+        parsed = load_corpus(
+            list(paths) or [settings.corpus_dir], settings.sources, known_papers(stored)
+        )
         summary = ingest(
             parsed.papers,
             store,
@@ -63,9 +71,50 @@ def run_ingest(
             settings.chunk,
             settings.chroma.batch_size,
             progress,
+            read=parsed.read,
+            stored=stored,
         )
         warm_vectors(settings, store.all_chunks(), embedder, progress)
     return parsed, summary
+
+
+def list_papers(settings: Settings) -> list[PaperRecord]:
+    """The stored papers (`rag list`): id, title, authors, year, sources, chunks, …"""
+    store = open_store(settings, embedder_for(settings))
+    store.check_index()  # a damaged index is named with its repair, as by every reader
+    return paper_records(store.metadatas())
+
+
+def stored_files(files: Iterable[SourceFile], arg: str) -> list[SourceFile]:
+    """The stored files `arg` names (catalog.match_sources). A bare name that two stored files
+    share (two `refs.bib` in different folders) is refused: give the path."""
+    found = match_sources(arg, files)
+    paths = sorted({f.path for f in found if f.path})
+    if len(paths) > 1 and not Path(arg).exists() and "/" not in arg:
+        raise ConfigError(
+            f"{arg!r} names {len(paths)} stored files ({', '.join(paths)}); give the path"
+        )
+    return found
+
+
+def run_remove(
+    settings: Settings, paper_ids: Sequence[str] = (), sources: Sequence[str] = ()
+) -> tuple[RemoveSummary, list[str]]:
+    """Papers removed by id and files removed (their papers lose them; a paper with no file
+    left is removed). Idempotent; returns the summary and the ids or files not in the store."""
+    embedder = embedder_for(settings)
+    with writer_lock(settings):
+        store = open_store(settings, embedder)
+        store.check_index()
+        index = store.chunk_index()
+        stored = {f for k in index.values() for f in origins_of(k.meta)}
+        files = {arg: stored_files(stored, arg) for arg in sources}
+        known = {k.paper_id for k in index.values()}
+        summary = remove(
+            store, [p for p in paper_ids if p in known], [f for fs in files.values() for f in fs]
+        )
+    missing = [p for p in paper_ids if p not in known] + [a for a, fs in files.items() if not fs]
+    return summary, missing
 
 
 def run_rebuild(settings: Settings, progress: bool = True) -> RebuildSummary:

@@ -31,6 +31,7 @@ from rag.answer.evidence import (
 from rag.answer.prompts import Prompts
 from rag.answer.survey import Mode, SurveyRule, detect
 from rag.answer.vectors import SentenceVectors
+from rag.index.filters import Filters
 from rag.index.retrieve import PaperHit, Retrieval, Retriever
 from rag.settings import AnswerSettings
 
@@ -92,11 +93,12 @@ def turn_query(
     top_k: int,
     mode: str | None,
     given: list[Source] | None,
+    filters: Filters | None = None,
 ) -> followup.TurnQuery:
     """The turn's retrieval: the follow-up rule's fused search, or `given` sources again."""
     if given is not None:
-        return followup.given(q, conv, given, mode or retriever.cfg.mode)
-    return followup.retrieve(retriever, q, conv, top_k, mode)
+        return followup.given(q, conv, given, mode or retriever.cfg.mode, filters)
+    return followup.retrieve(retriever, q, conv, top_k, mode, filters)
 
 
 # -- the evidence pipeline -------------------------------------------------------------------
@@ -117,6 +119,7 @@ class EvidenceContexts:
         max_sources: int | None = None,
         mode: str | None = None,
         given: list[Source] | None = None,
+        filters: Filters | None = None,
     ) -> Context:
         found = turn_query(self.retriever, q, conv, max(SEARCH_K, max_sources or 0), mode, given)
         standalone, r = found.standalone, found.retrieval
@@ -210,11 +213,12 @@ class LegacyContexts:
         max_sources: int | None = None,
         mode: str | None = None,
         given: list[Source] | None = None,
+        filters: Filters | None = None,
     ) -> Context:
         """The engine before issue 11 (with the same follow-up retrieval as the new one)."""
         n = max_sources or self.cfg.max_sources
         top_k = max(n, self.retriever.cfg.top_k)
-        found = turn_query(self.retriever, q, conv, top_k, mode, given)
+        found = turn_query(self.retriever, q, conv, top_k, mode, given, filters)
         standalone, r = found.standalone, found.retrieval
         reuse = None if given is not None else reusable(conv, r, n)
         if reuse:

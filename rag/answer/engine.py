@@ -40,6 +40,7 @@ from rag.answer.prompts import ABSTAIN_PHRASE, Prompts
 from rag.answer.vectors import SentenceVectors
 from rag.errors import ConfigError
 from rag.index.embed import Embedder
+from rag.index.filters import Filters
 from rag.llm.client import ChatClient, ChatTurn, Usage
 from rag.question import check_count, check_question
 from rag.settings import MAX_SOURCES, AnswerSettings
@@ -55,6 +56,7 @@ class Contexts(Protocol):
         max_sources: int | None = None,
         mode: str | None = None,
         given: list[Source] | None = None,
+        filters: Filters | None = None,
     ) -> Context: ...
 
 
@@ -116,6 +118,7 @@ class AnswerEngine:
         *,
         sources: list[Source] | None = None,
         model: str | None = None,
+        filters: Filters | None = None,
     ) -> Iterator[Event]:
         """Events for one turn: Retrieved, Evidence, Status, Token…, (Restart, Token…), Done.
         Closing the generator early closes the HTTP stream, which stops generation.
@@ -124,7 +127,7 @@ class AnswerEngine:
         start = time.perf_counter()
         q = check_question(question, self.cfg.max_question_chars)
         max_sources = check_count(max_sources, MAX_SOURCES)
-        ctx = self.contexts.build(q, conv, max_sources, mode, given=sources)
+        ctx = self.contexts.build(q, conv, max_sources, mode, given=sources, filters=filters)
         yield Retrieved(ctx.retrieval, ctx.sources)
         if ctx.instant is not None:
             yield Evidence(ctx.instant, ctx.sources, ctx.evidence_ms or 0.0)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from rag.answer.conversation import Conversation, Cue, Turn, condense, followup_cue
 from rag.answer.events import Source
+from rag.index.filters import Filters
 from rag.index.retrieve import PaperHit, Retrieval, rrf
 
 RRF_K = 60  # rank-fusion constant (as the retriever's own hybrid fusion)
@@ -32,7 +33,11 @@ OWN_MIN_SIMILARITY = 0.32
 
 class Searcher(Protocol):
     def search(
-        self, question: str, top_k: int | None = None, mode: str | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
     ) -> Retrieval: ...
 
 
@@ -57,29 +62,42 @@ class TurnQuery:
 
 
 def retrieve(
-    searcher: Searcher, question: str, conv: Conversation | None, top_k: int, mode: str | None
+    searcher: Searcher,
+    question: str,
+    conv: Conversation | None,
+    top_k: int,
+    mode: str | None,
+    filters: Filters | None = None,
 ) -> TurnQuery:
+    """The turn's papers (only those `filters` admit: every search of the fusion is filtered)."""
+    only: dict[str, Any] = {"filters": filters} if filters else {}
     last = conv.last if conv else None
     cue = followup_cue(question) if last else None
     if last is None or cue is None:
-        return TurnQuery(question, searcher.search(question, top_k=top_k, mode=mode))
+        return TurnQuery(question, searcher.search(question, top_k=top_k, mode=mode, **only))
     query = condense(question, conv)
-    own = searcher.search(question, top_k=max(top_k, DEPTH), mode=mode)
-    joined = searcher.search(query, top_k=max(top_k, DEPTH), mode=mode)
+    own = searcher.search(question, top_k=max(top_k, DEPTH), mode=mode, **only)
+    joined = searcher.search(query, top_k=max(top_k, DEPTH), mode=mode, **only)
     rankings = [(joined.hits, 1.0), (matching(own.hits), 1.0)]
     if cue is Cue.REFERENCE:
         rankings.append((previous_papers(last, joined.hits), 1.0))
     hits = fuse(rankings, top_k)
     took = own.retrieve_ms + joined.retrieve_ms
-    return TurnQuery(query, Retrieval(query, hits, joined.mode, took), cue, last.paper_ids)
+    r = Retrieval(query, hits, joined.mode, took, joined.filters)
+    return TurnQuery(query, r, cue, last.paper_ids)
 
 
 def given(
-    question: str, conv: Conversation | None, sources: Sequence[Source], mode: str
+    question: str,
+    conv: Conversation | None,
+    sources: Sequence[Source],
+    mode: str,
+    filters: Filters | None = None,
 ) -> TurnQuery:
     """A turn answered again on `sources` (regenerate): no search."""
     query = condense(question, conv)
-    return TurnQuery(query, Retrieval(query, [s.hit for s in sources], mode, 0.0))
+    hits = [s.hit for s in sources]
+    return TurnQuery(query, Retrieval(query, hits, mode, 0.0, filters or Filters()))
 
 
 def previous_papers(last: Turn, joined: Sequence[PaperHit]) -> list[PaperHit]:

@@ -27,6 +27,11 @@ class PaperText:
     sentences: tuple[str, ...]
     positions: tuple[int, ...]  # chunk position of each sentence
     chunk_positions: tuple[tuple[str, int], ...]  # (chunk id, position), in position order
+    pages: tuple[int | None, ...] = ()  # PDF page of each sentence (None: abstract)
+
+    def page_of(self, index: int) -> int | None:
+        """The page sentence `index` is on (a citation's "p. N"), None for an abstract."""
+        return self.pages[index] if index < len(self.pages) else None
 
     @property
     def n_chunks(self) -> int:
@@ -53,17 +58,20 @@ def overlap_words(previous: Sequence[str], current: Sequence[str]) -> int:
     return 0
 
 
-def whole_sentences(pieces: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
-    """The chunker's sentence pieces (with their chunk position) joined back where it split
-    inside a sentence: after an abbreviation ("(e.g. 33B and 65B models)") or inside an open
-    parenthesis. A joined sentence keeps its first piece's position."""
-    out: list[tuple[str, int]] = []
-    for piece, pos in pieces:
+Piece = tuple[str, int, int | None]  # a sentence piece, its chunk's position and page
+
+
+def whole_sentences(pieces: Sequence[Piece]) -> list[Piece]:
+    """The chunker's sentence pieces joined back where it split inside a sentence: after an
+    abbreviation ("(e.g. 33B and 65B models)") or inside an open parenthesis. A joined
+    sentence keeps its first piece's position and page (where it starts)."""
+    out: list[Piece] = []
+    for piece, pos, page in pieces:
         last = out[-1][0] if out else ""
         if out and (_ABBREVIATION.search(last) or last.count("(") > last.count(")")):
-            out[-1] = (f"{last} {piece}", out[-1][1])
+            out[-1] = (f"{last} {piece}", out[-1][1], out[-1][2])
         else:
-            out.append((piece, pos))
+            out.append((piece, pos, page))
     return out
 
 
@@ -72,21 +80,22 @@ def rebuild(chunks: Sequence[StoredChunk]) -> PaperText:
     if not chunks:
         raise ValueError("rebuild needs at least one chunk")
     ordered = sorted(chunks, key=lambda c: c.position)
-    pieces: list[tuple[str, int]] = []
+    pieces: list[tuple[str, int, int | None]] = []
     previous: list[str] = []
     for c in ordered:
         words = c.passage.split()
         fresh = " ".join(words[overlap_words(previous, words) :])
-        pieces += [(s, c.position) for s in split_sentences(fresh)]
+        pieces += [(s, c.position, c.page) for s in split_sentences(fresh)]
         previous = words
     whole = whole_sentences(pieces)
     first = ordered[0]
     return PaperText(
         first.paper_id,
         first.title,
-        tuple(s for s, _ in whole),
-        tuple(p for _, p in whole),
+        tuple(s for s, _, _ in whole),
+        tuple(p for _, p, _ in whole),
         tuple((c.id, c.position) for c in ordered),
+        tuple(page for _, _, page in whole),
     )
 
 

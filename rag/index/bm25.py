@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 
 from rag.index.store import StoredChunk
 
@@ -39,12 +40,25 @@ class BM25Index:
         terms = self.terms(word)
         return max((self._doc_share.get(t, 0.0) for t in terms), default=0.0)
 
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
+    def search(
+        self, query: str, n: int, allowed: Mapping[str, bool] | None = None
+    ) -> list[tuple[str, float]]:
+        """The best `n` chunks for `query`; `allowed` (chunk id → bool): only those that pass a
+        filter compete (bm25s scores the others 0, so the top n are the best allowed ones)."""
         tokens = [self.terms(query)]
         if not tokens[0]:
             return []
+        mask = None
+        if allowed is not None:
+            import numpy as np
+
+            mask = np.array([allowed.get(cid, False) for cid in self._ids], dtype=np.float32)
+            if not mask.any():
+                return []
         n = min(n, len(self._ids))
-        docs, scores = self._index.retrieve(tokens, k=n, show_progress=False, n_threads=1)
+        docs, scores = self._index.retrieve(
+            tokens, k=n, show_progress=False, n_threads=1, weight_mask=mask
+        )
         return [(self._ids[d], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
 

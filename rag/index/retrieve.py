@@ -1,5 +1,10 @@
 """Hybrid retrieval: LlamaIndex dense retrieval over Chroma fused with BM25 by reciprocal rank
-fusion, then grouped into papers (each with its best-matching chunk)."""
+fusion, then grouped into papers (each with its best-matching chunk). Filters (year, author,
+source file: filters.py) apply on both sides, as a Chroma `where` and as a BM25 mask.
+
+The loaded indexes are one immutable `_Loaded` value: `reload()` builds a new one from the store
+and swaps it in with one assignment, so a search that started before keeps the value it took
+(a question being answered meanwhile completes) and every later one sees the new store."""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rag.errors import StoreError
 from rag.index.bm25 import BM25Index
+from rag.index.catalog import match_sources
 from rag.index.embed import Embedder
+from rag.index.filters import Filters, matches, where
 from rag.index.store import Store, StoredChunk
 from rag.question import check_count, check_question
 from rag.settings import MAX_TOP_K, RetrievalSettings
@@ -33,6 +40,12 @@ class PaperHit:
     sources: tuple[str, ...]
     dense_similarity: float | None  # cosine of the best chunk, when the dense retriever ran
     term_overlap: float = 0.0  # share of the question's content terms found in the best chunk
+    page: int | None = None  # the best chunk's PDF page; None for an abstract
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    venue: str | None = None
+    doi: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class Retrieval:
     hits: list[PaperHit]
     mode: str
     retrieve_ms: float
+    filters: Filters = field(default_factory=Filters)
 
     @property
     def best_similarity(self) -> float | None:
@@ -61,6 +75,21 @@ def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
     return scores
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """Everything one search reads, built together from one read of the store."""
+
+    chunks: dict[str, StoredChunk]
+    bm25: BM25Index
+    index: Any  # LlamaIndex VectorStoreIndex over the Chroma collection
+    dense: Any  # its retriever without filters
+
+    def dense_for(self, clause: dict[str, Any] | None, n: int) -> Any:
+        if clause is None:
+            return self.dense
+        return self.index.as_retriever(similarity_top_k=n, vector_store_kwargs={"where": clause})
+
+
 class Retriever:
     """Built once per process (BM25 index over the store's chunks + LlamaIndex retriever) and
     shared by concurrent callers: `search` keeps nothing of a call on the object."""
@@ -76,70 +105,104 @@ class Retriever:
         self.cfg = cfg
         self.embedder = embedder
         self.max_question_chars = max_question_chars
-        self._chunks: dict[str, StoredChunk] = {}
-        self._bm25: BM25Index | None = None
-        self._dense: Any = None
+        self._state: _Loaded | None = None
         self._loading = threading.Lock()
 
     def load(self) -> None:
+        """Reads the store and swaps the new indexes in (see the module docstring)."""
         self.store.check_index()  # first: a damaged index can fail the metadata reads too
         chunks = self.store.all_chunks()
         if not chunks:
             raise StoreError(f"the store at {self.store.location} is empty; run `rag ingest`")
-        self._chunks = {c.id: c for c in chunks}
-        self._dense = self._dense_retriever()
-        self._bm25 = BM25Index(chunks)  # last: a non-None index means everything is loaded
+        index = self._vector_index()
+        dense = index.as_retriever(similarity_top_k=self.cfg.candidates)
+        self._state = _Loaded({c.id: c for c in chunks}, BM25Index(chunks), index, dense)
 
-    def _ensure_loaded(self) -> BM25Index:
+    def reload(self) -> None:
+        """After an ingest or a removal (the UI's upload and remove): the store read again.
+        Searches running meanwhile finish on the indexes they started with."""
         with self._loading:
-            if self._bm25 is None:
-                self.load()
-        assert self._bm25 is not None
-        return self._bm25
+            self.load()
 
-    def _dense_retriever(self) -> Any:
+    def _ensure_loaded(self) -> _Loaded:
+        state = self._state
+        if state is None:
+            with self._loading:
+                if self._state is None:
+                    self.load()
+                state = self._state
+        assert state is not None
+        return state
+
+    def _vector_index(self) -> Any:
         from llama_index.core import VectorStoreIndex
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         from rag.index.li_embedding import EmbedderAdapter
 
         vs = ChromaVectorStore(chroma_collection=self.store.collection)
-        index = VectorStoreIndex.from_vector_store(vs, embed_model=EmbedderAdapter(self.embedder))
-        return index.as_retriever(similarity_top_k=self.cfg.candidates)
-
-    def chunks(self) -> list[StoredChunk]:
-        """Every stored chunk (loaded once with the indexes)."""
-        self._ensure_loaded()
-        return list(self._chunks.values())
+        return VectorStoreIndex.from_vector_store(vs, embed_model=EmbedderAdapter(self.embedder))
 
     @property
     def chunk_count(self) -> int:
-        return len(self._chunks)
+        return len(self._ensure_loaded().chunks)
 
     @property
     def paper_count(self) -> int:
-        return len({c.paper_id for c in self._chunks.values()})
+        return len({c.paper_id for c in self._ensure_loaded().chunks.values()})
 
     def is_common(self, word: str, max_share: float = COMMON_SHARE) -> bool:
         """Whether `word` is in more than `max_share` of the chunks ("language", "models"):
         too common to mark as a match of the question."""
-        return self._ensure_loaded().doc_share(word) > max_share
+        return self._ensure_loaded().bm25.doc_share(word) > max_share
 
-    def search(self, question: str, top_k: int | None = None, mode: str | None = None) -> Retrieval:
-        """Papers for `question` (checked: empty or oversized is a QuestionError)."""
+    def chunks(self) -> list[StoredChunk]:
+        """Every stored chunk (as last loaded)."""
+        return list(self._ensure_loaded().chunks.values())
+
+    def search(
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
+    ) -> Retrieval:
+        """Papers for `question` (checked: empty or oversized is a QuestionError), only those
+        `filters` admit."""
         q = check_question(question, self.max_question_chars)
         k = check_count(top_k, MAX_TOP_K) or self.cfg.top_k
-        bm25 = self._ensure_loaded()
+        state = self._ensure_loaded()
         mode = mode or self.cfg.mode
+        f = filters or Filters()
         start = time.perf_counter()
-        dense = self._dense_search(q) if mode != "bm25" else []
-        sparse = bm25.search(q, self.cfg.candidates) if mode != "dense" else []
-        hits = self._to_papers(q, dense, sparse, mode, k)
-        return Retrieval(q, hits, mode, (time.perf_counter() - start) * 1000)
+        keys = self._source_keys(state, f)
+        dense = self._dense_search(state, q, where(f, keys)) if mode != "bm25" else []
+        mask = self._mask(state, f, keys) if f else None
+        sparse = state.bm25.search(q, self.cfg.candidates, mask) if mode != "dense" else []
+        hits = self._to_papers(state, q, dense, sparse, mode, k)
+        return Retrieval(q, hits, mode, (time.perf_counter() - start) * 1000, f)
 
-    def _dense_search(self, question: str) -> list[tuple[str, float]]:
+    @staticmethod
+    def _source_keys(state: _Loaded, f: Filters) -> set[str] | None:
+        """The stored files f.source names, as the keys chunks carry (None: no source filter)."""
+        if f.source is None:
+            return None
+        files = {o for c in state.chunks.values() for o in c.origins}
+        # A file by its path: its name alone would also match a namesake in another folder.
+        return {o.path or o.label for o in match_sources(f.source, files)}
+
+    @staticmethod
+    def _mask(state: _Loaded, f: Filters, keys: set[str] | None) -> dict[str, bool]:
+        return {
+            cid: matches(f, c.year, c.author_keys, c.source_keys, keys)
+            for cid, c in state.chunks.items()
+        }
+
+    def _dense_search(
+        self, state: _Loaded, question: str, clause: dict[str, Any] | None
+    ) -> list[tuple[str, float]]:
         try:
-            nodes = self._dense.retrieve(question)
+            nodes = state.dense_for(clause, self.cfg.candidates).retrieve(question)
         except Exception as e:  # chroma / llama-index errors surface here at query time
             raise StoreError(f"dense retrieval failed against {self.store.location}: {e}") from e
         # ChromaVectorStore reports exp(-cosine distance); turn it back into cosine similarity.
@@ -147,6 +210,7 @@ class Retriever:
 
     def _to_papers(
         self,
+        state: _Loaded,
         question: str,
         dense: list[tuple[str, float]],
         sparse: list[tuple[str, float]],
@@ -159,28 +223,36 @@ class Retriever:
             scores = dict(dense or sparse)
         best: dict[str, str] = {}  # paper id → its best chunk id
         for cid in sorted(scores, key=scores.__getitem__, reverse=True):
-            chunk = self._chunks.get(cid)
+            chunk = state.chunks.get(cid)
             if chunk is not None and chunk.paper_id not in best:
                 best[chunk.paper_id] = cid
-        sims = self._paper_similarity(dense)
-        wanted = set(self._ensure_loaded().terms(question))
+        sims = self._paper_similarity(state, dense)
+        wanted = set(state.bm25.terms(question))
         return [
-            self._hit(rank, self._chunks[cid], scores[cid], sims, wanted)
+            self._hit(state, rank, state.chunks[cid], scores[cid], sims, wanted)
             for rank, cid in enumerate(list(best.values())[:k], start=1)
         ]
 
-    def _paper_similarity(self, dense: list[tuple[str, float]]) -> dict[str, float]:
+    @staticmethod
+    def _paper_similarity(state: _Loaded, dense: list[tuple[str, float]]) -> dict[str, float]:
         """Each paper's best dense cosine among the chunks the dense retriever returned."""
         sims: dict[str, float] = {}
         for cid, sim in dense:
-            chunk = self._chunks.get(cid)
+            chunk = state.chunks.get(cid)
             if chunk is not None and sim > sims.get(chunk.paper_id, -2.0):
                 sims[chunk.paper_id] = sim
         return sims
 
+    @staticmethod
     def _hit(
-        self, rank: int, c: StoredChunk, score: float, sims: dict[str, float], wanted: set[str]
+        state: _Loaded,
+        rank: int,
+        c: StoredChunk,
+        score: float,
+        sims: dict[str, float],
+        wanted: set[str],
     ) -> PaperHit:
+        overlap = len(wanted & set(state.bm25.terms(c.text))) / len(wanted) if wanted else 0.0
         return PaperHit(
             rank,
             c.paper_id,
@@ -190,11 +262,11 @@ class Retriever:
             c.id,
             c.sources,
             sims.get(c.paper_id),
-            self._overlap(wanted, c),
+            overlap,
+            page=c.page,
+            authors=c.authors,
+            year=c.year,
+            venue=c.venue,
+            doi=c.doi,
+            url=c.url,
         )
-
-    def _overlap(self, wanted: set[str], chunk: StoredChunk) -> float:
-        """Share of the question's stemmed content terms found in the chunk."""
-        if not wanted:
-            return 0.0
-        return len(wanted & set(self._ensure_loaded().terms(chunk.text))) / len(wanted)

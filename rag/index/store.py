@@ -12,15 +12,17 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 from rag.errors import ConfigError, IndexDamagedError, StoreError
+from rag.index.catalog import authors_of, chunk_metadata, origins_of
 from rag.index.chunking import Chunk
 from rag.settings import Settings, check_data_dir
+from rag.sources.records import SourceFile
 
 log = logging.getLogger(__name__)
 PAGE = 2000
@@ -33,6 +35,7 @@ class StoredKey(NamedTuple):
     sources: str  # JSON, as stored
     title: str
     doi: str | None
+    meta: Mapping[str, Any] = {}  # the whole metadata, as stored (read only)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,15 @@ class StoredChunk:
     passage: str
     position: int
     sources: tuple[str, ...]
+    page: int | None = None  # the PDF page of the passage; None for an abstract
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    venue: str | None = None
+    doi: str | None = None
+    url: str | None = None
+    author_keys: frozenset[str] = frozenset()  # what --author matches (catalog.name_words)
+    source_keys: frozenset[str] = frozenset()  # what --source matches: file paths and names
+    origins: tuple[SourceFile, ...] = ()  # the files the passage was read from
 
 
 def chroma_dir(settings: Settings) -> Path:
@@ -188,7 +200,11 @@ class Store:
             for cid, m in zip(ids, metas, strict=True):
                 doi = str(m["doi"]) if m.get("doi") else None
                 out[cid] = StoredKey(
-                    str(m["paper_id"]), str(m.get("sources", "[]")), str(m.get("title", "")), doi
+                    str(m["paper_id"]),
+                    str(m.get("sources", "[]")),
+                    str(m.get("title", "")),
+                    doi,
+                    dict(m),
                 )
         return out
 
@@ -219,19 +235,38 @@ class Store:
             yield got["ids"], got["metadatas"], docs
             offset += len(got["ids"])
 
-    def upsert(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+    def upsert(
+        self,
+        chunks: list[Chunk],
+        vectors: list[list[float]],
+        metas: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """`metas`: chunk id → its metadata (default: from the chunk alone)."""
+        metas = metas or {}
         self._call(
             self.collection.upsert,
             ids=[c.id for c in chunks],
             embeddings=vectors,
             documents=[c.text for c in chunks],
-            metadatas=[chunk_metadata(c) for c in chunks],
+            metadatas=[dict(metas.get(c.id) or chunk_metadata(c)) for c in chunks],
         )
 
     def update_metadata(self, chunks: list[Chunk]) -> None:
         if chunks:
             metas = [chunk_metadata(c) for c in chunks]
             self._call(self.collection.update, ids=[c.id for c in chunks], metadatas=metas)
+
+    def set_metadata(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """chunk id → metadata change (catalog.metadata_change: None deletes a key)."""
+        ids = list(changes)
+        for start in range(0, len(ids), PAGE):
+            part = ids[start : start + PAGE]
+            metas = [dict(changes[i]) for i in part]
+            self._call(self.collection.update, ids=part, metadatas=metas)
+
+    def metadatas(self) -> list[dict[str, Any]]:
+        """Every chunk's metadata (what `rag list` groups into papers)."""
+        return [dict(m) for _, metas, _ in self._pages(include=["metadatas"]) for m in metas]
 
     def delete(self, ids: list[str]) -> None:
         if ids:
@@ -292,20 +327,10 @@ def create_collection(client: Any, name: str, embedder_name: str) -> Any:
     )
 
 
-def chunk_metadata(c: Chunk) -> dict[str, str | int]:
-    meta: dict[str, str | int] = {
-        "paper_id": c.paper_id,
-        "title": c.title,
-        "position": c.position,
-        "sources": json.dumps(list(c.sources)),
-    }
-    extra = {"doi": c.doi, "external_id": c.external_id}  # Chroma stores no None values
-    return meta | {k: v for k, v in extra.items() if v}
-
-
 def to_stored(cid: str, meta: dict[str, Any], doc: str | None) -> StoredChunk:
     text = doc or ""
     passage = text.split("\n", 1)[1] if "\n" in text else text
+    page, year = meta.get("page"), meta.get("year")
     return StoredChunk(
         id=cid,
         paper_id=str(meta["paper_id"]),
@@ -314,4 +339,15 @@ def to_stored(cid: str, meta: dict[str, Any], doc: str | None) -> StoredChunk:
         passage=passage,
         position=int(meta.get("position", 0)),
         sources=tuple(json.loads(meta.get("sources", "[]"))),
+        page=int(page) if page is not None else None,
+        authors=authors_of(meta),
+        year=int(year) if year is not None else None,
+        venue=meta.get("venue"),
+        doi=meta.get("doi"),
+        url=meta.get("url"),
+        author_keys=frozenset(meta.get("author_keys") or ()),
+        # No fallback for chunks stored before keys were written: Chroma's `where` would not
+        # see one, and the two sides of a filter must agree (ingesting the file again adds it).
+        source_keys=frozenset(meta.get("source_keys") or ()),
+        origins=origins_of(meta),
     )

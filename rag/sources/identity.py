@@ -2,12 +2,17 @@
 
 The rule (README, "Your own papers"):
 1. Records with the same DOI are one paper; records with different DOIs are different papers.
-2. Otherwise (a DOI missing on either side) records with the same normalised title are one paper.
-3. A record's own `id` is a label kept with the paper (`external_id`); it never merges or splits.
+2. Otherwise records whose text comes from the same PDF file (SHA-256: a PDF given directly and
+   the same file attached to an export entry) are one paper.
+3. Otherwise (a DOI missing on either side) records with the same normalised title are one paper.
+4. A record's own `id` is a label kept with the paper (`external_id`); it never merges or splits.
 
 The paper id comes from the normalised title of its first record, so it is the same in every
 run and every format (a listing has no DOI, a BibTeX export may); only a second paper with the
-same title and another DOI gets an id from title and DOI.
+same title and another DOI gets an id from title and DOI. Across runs the store's papers are
+`KnownPaper`s: a record that is one of them (same DOI, same PDF file by SHA-256, or same title
+with no two different DOIs) takes its id, and a new paper whose title a stored paper with
+another DOI holds gets the title-and-DOI id, so it never takes (and replaces) that paper's id.
 
 Normalising a title: NFKC, format characters dropped (zero-width space, soft hyphen, joiners,
 byte-order marks, variation selectors), case folded; letters, digits, marks and symbols kept
@@ -20,6 +25,19 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KnownPaper:
+    """A paper already in the store, as identity needs it: a record of this run that is this
+    paper (same DOI, same PDF file, or same title without two different DOIs) takes its id."""
+
+    paper_id: str
+    title: str
+    doi: str | None = None
+    file_sha256: tuple[str, ...] = ()
+
 
 _DOI = re.compile(r"10\.\d{4,9}/\S+")
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)

@@ -40,31 +40,37 @@ EXPORT_PARSERS: dict[str, Parser] = {
 LIBRARY_SUFFIXES = (".pdf", *EXPORT_PARSERS)
 
 
-def read_library_file(path: Path, settings: SourceSettings) -> tuple[list[Entry], list[Issue]]:
+def read_library_file(
+    path: Path, settings: SourceSettings, name: str | None = None
+) -> tuple[list[Entry], list[Issue]]:
+    """`name` (default: the file name) is how sources and issues refer to the file."""
     suffix = path.suffix.casefold()
     if suffix == ".pdf":
-        entries, issues = read_pdf(path, settings)
+        entries, issues = read_pdf(path, settings, name)
         kept, too_long = admit(entries, settings.max_record_chars)
         return kept, issues + too_long
     if suffix in EXPORT_PARSERS:
-        return read_export(path, settings)
+        return read_export(path, settings, name)
     raise ConfigError(f"{path.name}: not a library file; use one of {', '.join(LIBRARY_SUFFIXES)}")
 
 
-def read_export(path: Path, settings: SourceSettings) -> tuple[list[Entry], list[Issue]]:
+def read_export(
+    path: Path, settings: SourceSettings, name: str | None = None
+) -> tuple[list[Entry], list[Issue]]:
+    name = name or path.name
     try:
         data = path.read_bytes()
     except OSError as e:
         raise CorpusError(f"cannot read export file {path}: {e.strerror}") from e
-    text, issues = decode(data, path.name)
+    text, issues = decode(data, name)
     if not text.strip():
-        return [], [*issues, Issue(path.name, 0, "empty file; nothing to ingest", "warning")]
-    entries, more = EXPORT_PARSERS[path.suffix.casefold()](text, path.name)
+        return [], [*issues, Issue(name, 0, "empty file; nothing to ingest", "warning")]
+    entries, more = EXPORT_PARSERS[path.suffix.casefold()](text, name)
     issues += more
     root = settings.library_root or path.parent
     kept: list[Entry] = []
     for entry in entries:
-        done, found = with_attachment(entry, path, root, settings)
+        done, found = with_attachment(entry, path, root, settings, name)
         issues += found
         if done:
             kept.append(done)
@@ -73,25 +79,30 @@ def read_export(path: Path, settings: SourceSettings) -> tuple[list[Entry], list
 
 
 def with_attachment(
-    entry: Entry, export_file: Path, root: Path, settings: SourceSettings
+    entry: Entry,
+    export_file: Path,
+    root: Path,
+    settings: SourceSettings,
+    name: str | None = None,
 ) -> tuple[Entry | None, list[Issue]]:
     """The entry with its first readable PDF attachment's text; None if it then has no abstract."""
+    name = name or export_file.name
     issues: list[Issue] = []
     pdf: Entry | None = None
     for raw in entry.attachments:
         found = resolve_attachment(raw, export_file, root, entry.line)
         if isinstance(found, Issue):
-            issues.append(found)
+            issues.append(replace(found, file=name))
         elif pdf is not None:
             msg = f"attachment {raw} not read: the entry's first readable PDF is used"
-            issues.append(Issue(export_file.name, entry.line, msg, "warning"))
+            issues.append(Issue(name, entry.line, msg, "warning"))
         else:
-            pdf, problems = _read_attachment(found, raw, export_file.name, entry.line, settings)
+            pdf, problems = _read_attachment(found, raw, name, entry.line, settings)
             issues += problems
     merged = _merge(entry, pdf) if pdf else entry
     if not merged.abstract:
         msg = f"{entry.title[:60]!r} has no abstract and no readable attachment; skipped"
-        return None, [*issues, Issue(export_file.name, entry.line, msg)]
+        return None, [*issues, Issue(name, entry.line, msg)]
     return merged, issues
 
 
@@ -115,4 +126,6 @@ def _merge(entry: Entry, pdf: Entry) -> Entry:
         doi=entry.doi or pdf.doi,
         keywords=entry.keywords or pdf.keywords,
         pages=pdf.pages,
+        file_sha256=pdf.file_sha256,
+        from_pdf=False,  # the export's record is curated; the PDF only filled its gaps
     )

@@ -18,6 +18,8 @@ cleaned, pdfmeta.py how title, authors, year and abstract are found.
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from rag.errors import WorkerCrashError, WorkerMemoryError, WorkerTimeoutError
@@ -62,7 +64,19 @@ def read_pdf(
         return [], [Issue(name, 0, msg)]
     except WorkerCrashError as e:
         return [], [Issue(name, 0, _crash_message(e, settings))]
-    return entries, issues
+    digest = file_sha256(path)  # the same file read twice (given, and attached) is one paper
+    return [replace(e, file_sha256=digest, from_pdf=True) for e in entries], issues
+
+
+def file_sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
 def _crash_message(e: WorkerCrashError, settings: SourceSettings) -> str:

@@ -1,9 +1,10 @@
 """Bytes to text, and the line rules every text format shares.
 
-A binary file (a known magic number, NUL bytes, many control characters or mostly invalid UTF-8)
-is refused whole: read as text it would become hundreds of junk "papers". Otherwise non-UTF-8
-bytes are replaced (U+FFFD) and reported as a warning naming the file and the byte offset of the
-first bad byte: the rest of the file is still worth ingesting."""
+A PDF (by its header, whatever its name) goes to the PDF reader. Any other binary file (a known
+magic number, NUL bytes, many control characters or mostly invalid UTF-8) is refused whole: read
+as text it would become hundreds of junk "papers". Otherwise non-UTF-8 bytes are replaced
+(U+FFFD) and reported as a warning naming the file and the byte offset of the first bad byte:
+the rest of the file is still worth ingesting."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ MAGIC = (
     (b"\x7fELF", "an executable"),
     (b"SQLite format 3\x00", "an SQLite database"),
 )
-PDF_NOTE = "a PDF: PDFs are not read yet; give their titles and abstracts as JSONL"
+PDF_NOTE = "a PDF"  # the loader gives PDFs to the PDF reader before this rule is asked
 SNIFF_BYTES = 65_536
 MAX_CONTROL_SHARE = 0.05  # C0 controls other than tab, line ends and form feed
 MAX_INVALID_SHARE = 0.25  # of the characters: Latin-1 prose stays far below, random bytes above
@@ -40,10 +41,16 @@ MIN_INVALID = 8  # a few bad bytes in a tiny file (a cut-off character) are text
 _CONTROL = bytes(b for b in range(32) if b not in b"\t\n\x0b\x0c\r")
 
 
+def looks_like_pdf(data: bytes) -> bool:
+    """A %PDF- header in the first 1024 bytes (where PDF readers look for it), whatever the
+    file is called."""
+    return b"%PDF-" in data[:1024]
+
+
 def binary_reason(data: bytes) -> str | None:
     """Why `data` is not text (what it looks like), or None for text."""
     head = data[:SNIFF_BYTES]
-    if b"%PDF-" in head[:1024]:
+    if looks_like_pdf(head):
         return PDF_NOTE
     for magic, what in MAGIC:
         if head.startswith(magic):

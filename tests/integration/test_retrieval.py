@@ -31,7 +31,8 @@ def test_results_are_papers_each_once_with_their_best_chunk(retriever) -> None:
     hits = retriever.search("mixture of experts routing for multi-task learning", top_k=10).hits
     assert len({h.paper_id for h in hits}) == len(hits) == 10
     assert [h.rank for h in hits] == list(range(1, 11))
-    assert all(h.chunk and h.chunk in retriever._chunks[h.chunk_id].text for h in hits)
+    chunks = {c.id: c for c in retriever.chunks()}
+    assert all(h.chunk and h.chunk in chunks[h.chunk_id].text for h in hits)
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25"])

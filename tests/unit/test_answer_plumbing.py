@@ -158,8 +158,10 @@ def test_ask_json_keeps_the_contract_fields() -> None:
         "model",
         "fingerprint",
     }
-    assert doc["citations"] == [
+    old = ("n", "paper_id", "title", "sources")
+    assert [{k: c[k] for k in old} for c in doc["citations"]] == [
         {"n": 1, "paper_id": "p1", "title": "Modular Skills", "sources": ["a.txt"]}
     ]
+    assert doc["citations"][0]["page"] is None  # an abstract (#13: fields added, none renamed)
     assert set(doc["retrieved"][0]) >= {"rank", "paper_id", "title", "score", "chunk", "given_as"}
     assert set(doc["sentences"][0]) >= {"text", "citations", "support"}

@@ -11,6 +11,7 @@ from rag.settings import Settings, SourceSettings
 from rag.sources.identity import paper_id
 from rag.sources.listing import parse_listing
 from rag.sources.loader import load_corpus
+from rag.sources.records import SourceFile
 
 A1 = "Alpha: A Study of Things"
 A2 = "Beta Networks for Gamma"
@@ -149,8 +150,6 @@ def test_bundled_seed_corpus_counts() -> None:
 MINIMAL_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 BINARIES = {
     "random.txt": bytes(random.Random(7).randrange(256) for _ in range(100_000)),
-    "paper.pdf": MINIMAL_PDF,
-    "renamed-pdf.txt": MINIMAL_PDF,
     "figure.txt": b"\x89PNG\r\n\x1a\n" + bytes(200),
     "notes.txt": b"PK\x03\x04" + b"word/document.xml" * 20,
     "utf16.txt": spaced(A1, ABS1).encode("utf-16"),
@@ -173,9 +172,17 @@ def test_binary_files_are_refused_with_one_line_and_the_rest_is_read(
     assert "\n" not in str(refused[0])
 
 
-def test_a_pdf_is_refused_with_what_to_do_instead(tmp_path: Path) -> None:
-    result = load_corpus([write(tmp_path, "paper.pdf", MINIMAL_PDF)])
-    assert result.papers == [] and "PDFs are not read yet" in result.issues[0].message
+@pytest.mark.parametrize("name", ["paper.pdf", "renamed-pdf.txt", "paper.PDF"])
+def test_a_pdf_goes_to_the_pdf_reader_whatever_its_name(tmp_path: Path, name: str) -> None:
+    """Issue #13: PDFs were refused as binary files; now the PDF reader says what is wrong."""
+    bad = write(tmp_path, name, MINIMAL_PDF)  # a header and no page: PDFium cannot read it
+    result = load_corpus([bad, write(tmp_path, "good.txt", spaced(A1, ABS1))])
+    assert [p.title for p in result.papers] == [A1]
+    assert [str(i) for i in result.issues] == [
+        f"{name}: error: damaged PDF (PDFium cannot read its structure); download or export it "
+        "again"
+    ]
+    assert SourceFile(name, str(bad.resolve())) not in result.read  # refused: not current
 
 
 def test_latin1_prose_is_text_with_a_warning_not_binary(tmp_path: Path) -> None:
@@ -268,16 +275,14 @@ def test_a_folder_is_read_with_its_subfolders_any_case_and_a_notice_for_the_rest
     write(tmp_path, "A.JSONL", jsonl({"title": A1, "abstract": ABS1}))
     (tmp_path / "sub" / "deeper").mkdir(parents=True)
     write(tmp_path, "sub/deeper/b.txt", spaced(A2, ABS2))
-    write(tmp_path, "csl.json", "[]")
-    write(tmp_path, "sub/paper.pdf", MINIMAL_PDF)
+    write(tmp_path, "notes.docx", b"PK\x03\x04")
+    write(tmp_path, "sub/figure.png", b"\x89PNG")
     (tmp_path / ".git").mkdir()
     result = load_corpus([tmp_path])
     assert sorted((p.title, p.sources) for p in result.papers) == [
         (A1, ("A.JSONL",)), (A2, ("sub/deeper/b.txt",))
     ]  # fmt: skip
     assert [str(i) for i in result.issues] == [
-        f"{tmp_path.name}/: warning: 3 entries not read (hidden ×1, .json ×1, .pdf ×1): "
-        "only .txt and .jsonl files are ingested"
+        f"{tmp_path.name}/: warning: 3 entries not read (hidden ×1, .docx ×1, .png ×1): "
+        "only .txt, .jsonl, .pdf, .bib, .bibtex, .ris, .json files are ingested"
     ]
-    named = load_corpus([tmp_path / "csl.json"])
-    assert named.papers == [] and "a .json file is not read" in named.issues[0].message
