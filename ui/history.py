@@ -33,6 +33,30 @@ CREATE INDEX IF NOT EXISTS turns_by_seq ON turns (chat_id, seq);
 """
 
 
+def _prepare(conn: sqlite3.Connection) -> None:
+    """WAL and the tables, racing other processes safely: switching the journal mode or
+    creating a table in autocommit can fail at once with "database is locked" (SQLite skips
+    the busy handler there), so the mode is set only when it is not WAL yet and the tables are
+    created inside BEGIN IMMEDIATE, which waits for the other writer."""
+    conn.execute("PRAGMA foreign_keys=ON")
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        for attempt in range(50):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.05)
+    ready = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'turns_by_seq'")
+    if ready.fetchone()[0]:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    for statement in filter(str.strip, SCHEMA.split(";")):
+        conn.execute(statement)
+    conn.execute("COMMIT")
+
+
 @dataclass(frozen=True)
 class ChatSummary:
     id: str
@@ -63,9 +87,7 @@ class History:
         except (OSError, sqlite3.Error) as e:
             raise HistoryError(f"cannot open the chat history {self.path}: {e}") from e
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.executescript(SCHEMA)
+            _prepare(conn)
             if write:
                 conn.execute("BEGIN IMMEDIATE")
             yield conn
