@@ -170,11 +170,12 @@ def _print_hits(out: Any) -> None:
         print("    no paper found" + (" within the filters" if shown else ""))
 
 
-def _where(h: Any) -> str:
-    """ " — Lindqvist et al. 2024, p. 3" from a hit's or a citation's fields."""
+def _where(h: Any, page_no: int | None = None) -> str:
+    """ " — Lindqvist et al. 2024, p. 3" from a hit's fields (`page_no`: a citation's page)."""
     who = h.authors[0].split()[-1] + (" et al." if len(h.authors) > 1 else "") if h.authors else ""
     bits = " ".join(b for b in (who, str(h.year) if h.year else "") if b)
-    page = f"p. {h.page}" if h.page is not None else ""
+    page_no = h.page if page_no is None else page_no
+    page = f"p. {page_no}" if page_no is not None else ""
     text = ", ".join(b for b in (bits, page) if b)
     return f" — {text}" if text else ""
 
@@ -332,8 +333,11 @@ def _print_answer(answer: Any) -> None:
     label = KIND_LABELS.get(answer.kind)
     print(f"\n{label}:" if label else "")
     print(f"{answer.text}\n")
+    from rag.schema import cited_page
+
     for s in answer.cited:
-        print(f"  [{s.n}] {s.hit.title}{_where(s.hit)}  ({', '.join(s.hit.sources)})")
+        where = _where(s.hit, cited_page(answer, s))
+        print(f"  [{s.n}] {s.hit.title}{where}  ({', '.join(s.hit.sources)})")
     for x in answer.sentences:
         if x.support in ("unsupported", "uncited"):
             why = f" ({x.note})" if x.note else ""

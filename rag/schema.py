@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rag.answer.citations import Sentence
-from rag.answer.events import Answer
+from rag.answer.events import Answer, Source
 from rag.index.retrieve import PaperHit, Retrieval
 
 
@@ -97,6 +97,7 @@ class EvidenceRefOut(BaseModel):
     paper_id: str
     sentence: str
     score: float
+    page: int | None = None  # the PDF page the sentence is on; null for an abstract
 
 
 class SentenceOut(BaseModel):
@@ -116,6 +117,7 @@ class EvidenceOut(BaseModel):
     title: str
     sentence: str
     score: float
+    page: int | None = None
 
 
 class ModeOut(BaseModel):
@@ -149,7 +151,7 @@ class AskOutput(BaseModel):
 
 def _sentence(s: Sentence) -> SentenceOut:
     refs = [
-        EvidenceRefOut(n=r.n, paper_id=r.paper_id, sentence=r.sentence, score=r.score)
+        EvidenceRefOut(n=r.n, paper_id=r.paper_id, sentence=r.sentence, score=r.score, page=r.page)
         for r in s.evidence
     ]
     return SentenceOut(
@@ -166,7 +168,9 @@ def _evidence(a: Answer) -> list[EvidenceOut]:
     if a.evidence is None:
         return []
     return [
-        EvidenceOut(n=n, paper_id=s.paper_id, title=s.title, sentence=s.text, score=s.score)
+        EvidenceOut(
+            n=n, paper_id=s.paper_id, title=s.title, sentence=s.text, score=s.score, page=s.page
+        )
         for n, s in a.evidence.sentences
     ]
 
@@ -189,6 +193,18 @@ def _retrieved(a: Answer, given: dict[str, int]) -> list[Retrieved]:
     return hits + kept
 
 
+def cited_page(a: Answer, source: Source) -> int | None:
+    """The page a citation points at: of the first evidence sentence supporting an answer
+    sentence that cites it, else of the first evidence sentence it was given, else of its
+    best chunk; None for an abstract."""
+    for sentence in a.sentences:
+        for ref in sentence.evidence:
+            if ref.n == source.n and ref.page is not None:
+                return ref.page
+    given = [x.page for x in source.sentences if x.page is not None]
+    return given[0] if given else source.hit.page
+
+
 def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
     given = {s.hit.paper_id: s.n for s in a.sources}
     return AskOutput(
@@ -201,7 +217,7 @@ def ask_output(a: Answer, model: str, fingerprint: str) -> AskOutput:
                 paper_id=s.hit.paper_id,
                 title=s.hit.title,
                 sources=list(s.hit.sources),
-                **paper_fields(s.hit),
+                **(paper_fields(s.hit) | {"page": cited_page(a, s)}),
             )
             for s in a.cited
         ],

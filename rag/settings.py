@@ -183,6 +183,9 @@ class UISettings(BaseSettings):
     port: int = Field(7860, description="Port of the chat.")
     auth: str | None = Field(None, description="user:password for a login; advised off loopback.")
     concurrency: int = Field(1, ge=1, description="Answers generated at once (local model: 1).")
+    max_upload_mb: float = Field(
+        50.0, gt=0, description="Largest file the chat page accepts as an upload, in MB."
+    )
 
 
 class SourceSettings(BaseSettings):

@@ -54,6 +54,9 @@ def _answer_events(page: Page, deps: Deps) -> list[Any]:
             page.temperature,
             page.mode,
             page.model,
+            page.years,
+            page.author,
+            page.source_filter,
             page.edit_turn,
             page.state,
         ],  # fmt: skip
@@ -84,8 +87,35 @@ def _wire(page: Page, deps: Deps) -> None:
         **PRIVATE,
     )  # fmt: skip
     _search_api(deps)
+    _library_events(page, deps)
     header = [page.ready, page.banner, page.info, page.model]
     page.timer.tick(lambda: h.refresh(deps), None, header, **PRIVATE)
+
+
+def library_outputs(page: Page) -> list[Any]:
+    """What the library handlers return (after the first: see ui/library_handlers.py)."""
+    return [page.library, page.remove_papers, page.remove_file, page.source_filter]
+
+
+def _library_events(page: Page, deps: Deps) -> None:
+    """Uploads and removals in their own queue, one at a time: an answer streaming meanwhile
+    (the answer queue) goes on, on the engine it started with."""
+    from rag.ui import library_handlers as lh
+
+    own = dict(concurrency_id="library", concurrency_limit=1, api_visibility="private")
+    page.add_files.click(
+        lh.upload_handler(deps),
+        [page.files],
+        [page.upload_result, *library_outputs(page), page.files],
+        show_progress="minimal",
+        **own,
+    )
+    page.remove.click(
+        lh.remove_handler(deps),
+        [page.remove_papers, page.remove_file],
+        [page.upload_result, *library_outputs(page)],
+        **own,
+    )
 
 
 def _search_api(deps: Deps) -> None:
@@ -112,6 +142,9 @@ def build_app(deps: Deps) -> gr.Blocks:
         _wire(page, deps)
         header = [page.ready, page.banner, page.info, page.model]
         app.load(h.on_load(deps), [page.last_chat], header + _settled(page), **PRIVATE)
+        from rag.ui.library_handlers import listing
+
+        app.load(listing(deps), None, library_outputs(page), **PRIVATE)
     return app
 
 
@@ -153,6 +186,7 @@ def launch(app: gr.Blocks, settings: Settings, block: bool = True) -> None:
         prevent_thread_lock=not block,
         show_error=True,
         ssr_mode=False,
+        max_file_size=f"{settings.ui.max_upload_mb:g}mb",
         footer_links=["api"],
         theme=theme(),
         css=CSS,

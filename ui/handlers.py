@@ -22,11 +22,11 @@ from rag.ui.chat import (
 from rag.ui.chats import chat_choices, history_of, load_chat, saver, write_files
 from rag.ui.health import explain, model_choices, problems, readiness
 from rag.ui.history import title_for
-from rag.ui.layout import MODES
+from rag.ui.layout import ALL_SOURCES, MODES
 from rag.ui.records import TurnRecord
 from rag.ui.runtime import Deps
 
-from rag.errors import HistoryError, StoreError
+from rag.errors import ConfigError, HistoryError, StoreError
 
 log = logging.getLogger(__name__)
 REGENERATE_WARMER = 0.4  # a regenerated answer samples hotter than the one it replaces
@@ -138,6 +138,18 @@ def _options(
     )
 
 
+def filters_of(years: str | None, author: str | None, source: str | None) -> Any:
+    """The settings panel's filters (as `--year`, `--author`, `--source`); a bad one is a
+    ConfigError naming it. Blank fields filter nothing."""
+    from rag.index.filters import make_filters
+
+    def given(v: str | None) -> str | None:
+        v = (v or "").strip()
+        return v if v and v != ALL_SOURCES else None
+
+    return make_filters(given(years), given(author), given(source))
+
+
 def _run(deps: Deps, state: ChatState, question: str, options: dict[str, Any]) -> Iterator[Outputs]:
     common = deps.retriever.is_common if deps.retriever else None
     views = run_turn(
@@ -176,6 +188,9 @@ def ask_handler(deps: Deps) -> Callable[..., Iterator[Outputs]]:
         temperature: float,
         mode: str,
         model: str | None,
+        years: str | None,
+        author: str | None,
+        source: str | None,
         edit_turn: str | None,
         state: ChatState | None,
     ) -> Iterator[Outputs]:
@@ -185,10 +200,19 @@ def ask_handler(deps: Deps) -> Callable[..., Iterator[Outputs]]:
             hint = render.status_html("Type a question first.", "info")
             yield settled(deps, state, chat_view(state), hint, None)
             return
+        try:
+            filters = filters_of(years, author, source)
+        except ConfigError as e:
+            hint = render.status_html(f"Filters: {e}", "error")
+            yield settled(deps, state, chat_view(state), hint, None)
+            return
         position = _edit_position(edit_turn, state)
         if position is not None:
             _forget_from(deps, state, position - 1)
-        yield from _run(deps, state, q, _options(deps, k, temperature, mode, model))
+        options = _options(deps, k, temperature, mode, model)
+        if filters:
+            options["filters"] = filters
+        yield from _run(deps, state, q, options)
 
     return ask
 

@@ -9,10 +9,12 @@ from typing import Any
 
 from rag.ui import render
 from rag.ui.chat import EXAMPLE, ChatState
+from rag.ui.library import SUFFIXES
 from rag.ui.runtime import Deps
 
 TITLE = "Paper QA"
 MODES = ["hybrid", "dense", "bm25"]
+ALL_SOURCES = "(all files)"  # the source filter unset
 PLACEHOLDER = "Ask about the papers… (Enter to send, Shift+Enter for a new line)"
 
 
@@ -44,7 +46,17 @@ class Page:
     k: Any
     temperature: Any
     mode: Any
+    years: Any
+    author: Any
+    source_filter: Any
     info: Any
+    files: Any
+    add_files: Any
+    upload_result: Any
+    library: Any
+    remove_papers: Any
+    remove_file: Any
+    remove: Any
     timer: Any
 
 
@@ -133,15 +145,55 @@ def _settings_panel(deps: Deps) -> dict[str, Any]:
         k = gr.Slider(1, 10, value=s.answer.max_sources, step=1, label="Sources given to the model")
         temperature = gr.Slider(0.0, 1.5, value=s.llm.temperature, step=0.05, label="Temperature")
         mode = gr.Radio(MODES, value=s.retrieval.mode, label="Retrieval mode")
+        with gr.Row(elem_id="filters"):
+            years = gr.Textbox(
+                label="Years", placeholder="2023-2024, 2023 or 2023-", max_lines=1, elem_id="years"
+            )
+            author = gr.Textbox(
+                label="Author", placeholder="a surname", max_lines=1, elem_id="author"
+            )
+            source_filter = gr.Dropdown(
+                choices=[ALL_SOURCES], value=ALL_SOURCES, label="Source file", elem_id="source"
+            )
         info = html(render.info_html(deps.info()), elem_id="info")
-    return dict(k=k, temperature=temperature, mode=mode, info=info)
+    return dict(k=k, temperature=temperature, mode=mode, years=years, author=author,
+                source_filter=source_filter, info=info)  # fmt: skip
+
+
+def _library_panel(deps: Deps) -> dict[str, Any]:
+    """Upload PDFs and exports; the stored papers, with remove."""
+    import gradio as gr
+
+    mb = deps.settings.ui.max_upload_mb
+    with gr.Accordion("Library", open=False, elem_id="library-panel"):
+        files = gr.File(
+            file_count="multiple",
+            file_types=list(SUFFIXES),
+            type="filepath",
+            label=f"Add PDFs or exports (.bib, .ris, CSL .json, .jsonl; up to {mb:g} MB each)",
+            elem_id="upload",
+        )
+        add_files = gr.Button("Add to the library", variant="primary", elem_id="add-files")
+        upload_result = html("", elem_id="upload-result")
+        library = html("", elem_id="library")
+        with gr.Row(elem_id="remove-row"):
+            remove_papers = gr.Dropdown(
+                choices=[], multiselect=True, label="Papers to remove", elem_id="remove-papers"
+            )
+            remove_file = gr.Dropdown(
+                choices=[], label="…or every paper of a file", elem_id="remove-file"
+            )
+        remove = gr.Button("Remove", variant="stop", elem_id="remove-btn")
+    return dict(files=files, add_files=add_files, upload_result=upload_result, library=library,
+                remove_papers=remove_papers, remove_file=remove_file, remove=remove)  # fmt: skip
 
 
 def _chat_column(deps: Deps) -> dict[str, Any]:
     chat = html(render.chat_html([], EXAMPLE), elem_id="chat")
     status = html("", elem_id="status")
     parts = _input_row()
-    return dict(chat=chat, status=status, **parts, **_toolbar(deps), **_settings_panel(deps))
+    return dict(chat=chat, status=status, **parts, **_toolbar(deps), **_settings_panel(deps),
+                **_library_panel(deps))  # fmt: skip
 
 
 def _fresh_state() -> ChatState:

@@ -170,9 +170,13 @@ def passage_html(
         return highlight(source.passage, terms)
     parts: list[str] = []
     prev: int | None = None
+    page: int | None = None
     for s in source.shown:
         if prev is not None and s.index != prev + 1:
             parts.append("…")
+        if s.page is not None and s.page != page:
+            parts.append(f'<span class="pg">p.&nbsp;{int(s.page)}</span>')
+            page = s.page
         anchor = sentence_id(rid, source.n, s.index)
         if s.index in marked:
             parts.append(f'<mark class="support" id="{anchor}">{esc(s.text)}</mark>')
@@ -216,6 +220,22 @@ def _biblio_html(source: Source) -> str:
     return f'<div class="src-biblio">{text}</div>' if text else ""
 
 
+def pages_of(source: Source) -> list[int]:
+    """The PDF pages the card's text comes from (none for an abstract)."""
+    pages = {s.page for s in source.shown if s.page is not None}
+    if not pages and source.hit.page is not None:
+        pages = {source.hit.page}
+    return sorted(pages)
+
+
+def _pages_html(source: Source) -> str:
+    pages = pages_of(source)
+    if not pages:
+        return ""
+    label = "p." if len(pages) == 1 else "pp."
+    return f' <span class="src-pages">· {label} {esc(", ".join(map(str, pages)))}</span>'
+
+
 def source_card(
     source: Source,
     terms: Sequence[str],
@@ -232,7 +252,7 @@ def source_card(
         f'<span class="src-title">{esc(source.hit.title)}</span>{badge}</div>'
         f"{_biblio_html(source)}"
         f'<div class="src-meta"><span class="src-files" title="{esc(", ".join(files))}">'
-        f"{esc(labels)}</span>{_relevance_html(source)}</div>"
+        f"{esc(labels)}{_pages_html(source)}</span>{_relevance_html(source)}</div>"
         f'<p class="src-passage">{passage_html(source, terms, rid, marked)}</p>'
         f'<a class="src-back" href="#turn-{safe_id(rid)}">Back to the answer</a></article>'
     )

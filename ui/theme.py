@@ -153,6 +153,24 @@ details.closest .none { font-weight: 400; font-size: .82rem; color: #b45309; }
 details.earlier { margin-top: 16px; }
 details.earlier summary { cursor: pointer; font-size: .85rem; margin-bottom: 8px;
   color: var(--body-text-color-subdued); }
+.pg { font-size: .72rem; color: var(--body-text-color-subdued); margin-right: 3px; }
+.library { max-height: 360px; overflow: auto; border: 1px solid var(--border-color-primary);
+  border-radius: 10px; }
+.library table { width: 100%; border-collapse: collapse; font-size: .84rem; }
+.library caption { text-align: left; padding: 6px 10px; font-weight: 600; }
+.library th, .library td { text-align: left; padding: 4px 10px; vertical-align: top;
+  border-top: 1px solid var(--border-color-primary); }
+.uploads ul { list-style: none; padding: 0; margin: 6px 0; }
+.upload { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 6px 10px;
+  margin-bottom: 6px; font-size: .88rem; }
+.upload ul { list-style: disc; padding-left: 18px; margin: 2px 0; }
+.up-head { display: flex; gap: 10px; align-items: baseline; font-weight: 600; }
+.up-status { font-weight: 500; border-radius: 999px; padding: 0 8px; font-size: .8rem; }
+.up-added { background: #dcfce7; color: #14532d; }
+.up-merged, .up-unchanged { background: #e0f2fe; color: #0c4a6e; }
+.up-rejected, .up-failed { background: #fee2e2; color: #7f1d1d; }
+.up-problems { color: #7f1d1d; }
+.up-now { color: var(--body-text-color-subdued); }
 .info { display: grid; grid-template-columns: max-content 1fr; gap: 4px 14px;
   font-size: .85rem; margin: 4px 0; }
 .info dt { color: var(--body-text-color-subdued); } .info dd { margin: 0; word-break: break-all; }

@@ -42,6 +42,7 @@ class EvidenceRef:
     index: int  # the sentence's place in the paper's rebuilt text
     sentence: str
     score: float
+    page: int | None = None  # the PDF page the sentence is on; None for an abstract
 
 
 @dataclass(frozen=True)

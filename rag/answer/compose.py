@@ -29,7 +29,7 @@ _SAME = 0.8  # word overlap at which a model sentence already says what an evide
 def quoted(n: int, s: EvidenceSentence, title: bool = False) -> Sentence:
     """One evidence sentence as an answer sentence, cited [n]; optionally headed by its title."""
     text = f"{s.title}: {s.text}" if title else s.text
-    ref = EvidenceRef(n, s.paper_id, s.index, s.text, s.score)
+    ref = EvidenceRef(n, s.paper_id, s.index, s.text, s.score, s.page)
     return Sentence(cit.with_markers(text, [n]), (n,), Support.EVIDENCE, s.score, (ref,))
 
 

@@ -92,6 +92,7 @@ class EvidenceSentence:
     score: float  # fused relevance to the question
     dense: float
     lexical: float
+    page: int | None = None  # the PDF page it starts on; None for an abstract
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class _Candidates:
     paper: list[int]  # index into hits
     index: list[int]  # sentence index within the paper
     text: list[str]
+    page: list[int | None]
 
 
 def gather(
@@ -230,13 +232,14 @@ def _distinct(scores: np.ndarray, sim: np.ndarray, max_similarity: float) -> lis
 
 
 def _candidates(hits: list[PaperHit], index: EvidenceIndex, cfg: EvidenceConfig) -> _Candidates:
-    cand = _Candidates(hits, [], [], [])
+    cand = _Candidates(hits, [], [], [], [])
     for p, h in enumerate(hits):
         paper = index.papers[h.paper_id]
         for i in candidate_indices(paper, {h.chunk_id}, cfg.max_whole_chunks, cfg.neighbours):
             cand.paper.append(p)
             cand.index.append(i)
             cand.text.append(paper.sentences[i])
+            cand.page.append(paper.page_of(i))
     return cand
 
 
@@ -276,6 +279,7 @@ def _sentence(
         round(float(scores[i]), 4),
         round(float(dense[i]), 4),
         round(float(lex[i]), 4),
+        cand.page[i],
     )
 
 

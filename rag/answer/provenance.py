@@ -163,7 +163,14 @@ def _paper_score(c: _Claim, p: GivenPaper, g: Grounds, cfg: ProvenanceConfig) ->
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
     keep = [i for i in order[: cfg.max_refs] if scores[i] >= cfg.ref_share * best]
     refs = tuple(
-        EvidenceRef(p.n, p.paper_id, p.sentences[i].index, p.sentences[i].text, round(scores[i], 4))
+        EvidenceRef(
+            p.n,
+            p.paper_id,
+            p.sentences[i].index,
+            p.sentences[i].text,
+            round(scores[i], 4),
+            p.sentences[i].page,
+        )
         for i in keep
     )
     top = order[0]

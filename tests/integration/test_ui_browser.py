@@ -353,3 +353,48 @@ def phone_checks(browser, url: str) -> None:
     phone.evaluate("window.scrollTo(0, 0)")
     phone.screenshot(path=str(ARTIFACTS / "ui-phone.png"))
     context.close()
+
+
+# -- issue #13: the library from the page -------------------------------------------------------
+
+SEED_PAPER = {
+    "title": "Quantising Attention Without Outliers",
+    "abstract": "Clipped softmax and gated attention remove the activation outliers that make "
+    "transformers hard to quantise to eight bits, with no loss of accuracy.",
+}
+PDF_QUESTION = "How can a retriever's scores be turned into probabilities of containing the answer?"
+
+
+def test_a_pdf_uploaded_while_an_answer_streams_is_then_cited(
+    page, llm_server, pdf_fixtures, tmp_path: Path
+) -> None:
+    from rag.wiring import open_retriever, run_ingest
+    from tests.fixtures.pdfs import ONE_TITLE
+
+    seed = tmp_path / "seed.jsonl"
+    seed.write_text(json.dumps(SEED_PAPER) + "\n")
+    base = Settings(data_dir=tmp_path / "data")
+    settings = app_settings(base, llm_server.base_url, max_answer_tokens=48)
+    run_ingest(settings, [seed], progress=False)
+    with serving(make_deps(settings, open_retriever(settings))) as url:
+        open_chat(page, url)
+        page.click("#library-panel .label-wrap")  # open the Library panel
+        page.wait_for_function(
+            "() => document.querySelector('#library').innerText.includes('1 paper')"
+        )
+        ask(page, "Which attention change removes activation outliers?")
+        page.wait_for_selector(".src-card")  # the answer is under way
+        page.set_input_files("#upload input[type=file]", str(pdf_fixtures.one_column))
+        page.click("#add-files")
+        page.wait_for_selector("#upload-result .up-added", timeout=120_000)
+        result = page.locator("#upload-result").inner_text()
+        assert "added" in result and ONE_TITLE in result
+        answered(page, 1)  # the answer in flight completed
+        assert page.locator(".error-box").count() == 0
+        assert "2 papers" in page.locator("#library").inner_text()
+        ask(page, PDF_QUESTION)
+        answered(page, 2)
+        cards = current_sources(page)
+        assert ONE_TITLE in cards and "p." in cards  # cited with its page
+        cited = page.locator(".turn").last.locator("a.cite")
+        assert cited.count() >= 1

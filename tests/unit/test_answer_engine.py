@@ -174,8 +174,9 @@ def test_a_survey_ends_with_a_cited_list_of_its_papers() -> None:
 def test_ask_json_gains_evidence_provenance_and_timings() -> None:
     answer = engine(FakeChatClient(["Tasks share latent skills [1]."])).ask(Q)
     doc = ask_output(answer, "fake-model", "fp").model_dump()
-    assert set(doc["evidence"][0]) == {"n", "paper_id", "title", "sentence", "score"}
+    assert set(doc["evidence"][0]) == {"n", "paper_id", "title", "sentence", "score", "page"}
     assert doc["evidence"][0]["paper_id"] == "p1"
+    assert doc["evidence"][0]["page"] is None  # an abstract has no page
     assert "evidence_ms" in doc["timings"] and doc["decision"]["feature_dense"] == 0.7
     first = doc["sentences"][0]
     assert first["citations"] == [1] and first["evidence"][0]["sentence"].startswith("Tasks share")
