@@ -104,9 +104,10 @@ class LLMSettings(BaseSettings):
 class AnswerSettings(BaseSettings):
     model_config = _cfg("RAG_ANSWER_")
     mode: Literal["generative", "hybrid", "extractive"] = Field(
-        "generative",
-        description="generative = the model's checked answer (the evidence answer if it abstains "
-        "on answerable evidence); hybrid = the model's answer followed by the evidence sentences; "
+        "hybrid",
+        description="hybrid = the model's checked answer followed by the evidence sentences it "
+        "does not already say (the evidence answer alone if the model abstains on answerable "
+        "evidence); generative = the model's checked answer alone; "
         "extractive = the evidence sentences alone, no model (`rag ask --no-llm`).",
     )
     pipeline: Literal["evidence", "legacy"] = Field(

@@ -54,10 +54,10 @@ def _answer_events(page: Page, deps: Deps) -> list[Any]:
             page.temperature,
             page.mode,
             page.model,
+            page.edit_turn,
             page.years,
             page.author,
             page.source_filter,
-            page.edit_turn,
             page.state,
         ],  # fmt: skip
         outputs=_settled(page),

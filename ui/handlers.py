@@ -188,10 +188,10 @@ def ask_handler(deps: Deps) -> Callable[..., Iterator[Outputs]]:
         temperature: float,
         mode: str,
         model: str | None,
+        edit_turn: str | None,
         years: str | None,
         author: str | None,
         source: str | None,
-        edit_turn: str | None,
         state: ChatState | None,
     ) -> Iterator[Outputs]:
         state = state if isinstance(state, ChatState) else ChatState()

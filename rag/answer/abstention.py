@@ -7,6 +7,11 @@ answerable), and abstains when p is under the calibrated threshold:
   sentence  best evidence-sentence score (fused dense + lexical, see rag/answer/evidence.py)
   overlap   the best paper's IDF-weighted coverage of the question's terms
   bm25      the best paper's BM25 for the question
+A question that names a rare term of the best paper's title ("What is QLoRA?": the term is in
+at most 1 % of the chunks, and no question term is missing from the corpus) is always put to
+the model, whatever p: short definitional questions embed poorly (cosine 0.32 for that one)
+and the fitted rule abstained on them. The model's refusal then stands as below; the eval
+measures what this costs on unanswerable questions that reuse a paper's name.
 After generation, `model_abstained=True` raises the bar: the model's refusal stands unless
 p reaches `model_threshold` (then the engine should answer from the evidence, e.g. the
 extractive answer). A model that answered is not evidence: the bar stays at `threshold`.
@@ -58,6 +63,7 @@ class Features:
     bm25: float
     chunk_overlap: float = 0.0  # best retrieved chunk's share of question terms (the Gate's)
     hits: int = 1  # papers retrieved
+    named: bool = False  # the question names a rare term the best paper's title carries
 
     def values(self) -> dict[str, float]:
         """Feature name → value, a missing dense similarity counting as 0."""
@@ -138,9 +144,10 @@ class Decision:
         }
 
 
-def features_of(retrieval: Retrieval, evidence: Evidence | None) -> Features:
+def features_of(retrieval: Retrieval, evidence: Evidence | None, named: bool = False) -> Features:
     """The features of one question: retrieval's best dense similarity and chunk overlap, and
-    the evidence's sentence, coverage and BM25 scores (zero without evidence)."""
+    the evidence's sentence, coverage and BM25 scores (zero without evidence); `named`: see
+    `decide`."""
     if evidence is None:
         return Features(
             retrieval.best_similarity, 0.0, 0.0, 0.0, retrieval.best_overlap, len(retrieval.hits)
@@ -152,6 +159,7 @@ def features_of(retrieval: Retrieval, evidence: Evidence | None) -> Features:
         evidence.best_bm25,
         retrieval.best_overlap,
         len(retrieval.hits),
+        named,
     )
 
 
@@ -170,6 +178,7 @@ def features_from_record(rec: dict[str, object]) -> Features:
         num("bm25"),
         num("chunk_overlap"),
         int(num("hits")),
+        bool(num("named")),
     )
 
 
@@ -178,6 +187,8 @@ def decide(f: Features, rule: Rule, model_abstained: bool | None = None) -> Deci
     None before generation, else whether the model refused."""
     p = rule.probability(f)
     bar = rule.bar(model_abstained)
+    if f.named and not model_abstained and isinstance(rule, Params):
+        bar = 0.0  # the model is asked; only its refusal (under model_threshold) abstains
     ok = p >= bar
     kind = "gate" if isinstance(rule, Gate) else "logistic"
     reason = _reason(ok, p, bar, f, model_abstained)
@@ -189,6 +200,8 @@ def _reason(ok: bool, p: float, bar: float, f: Features, model: bool | None) -> 
     weakest = min(FEATURES, key=lambda k: v[k] / (1 + abs(v[k])))  # a hint, not the cause
     if ok and model:
         return f"evidence overrides the model's abstention (p={p:.2f} >= {bar:.2f})"
+    if ok and f.named and bar == 0.0:
+        return f"the question names the best paper's own term (p={p:.2f}): the model decides"
     if ok:
         return f"evidence is strong enough (p={p:.2f} >= {bar:.2f})"
     who = "the model abstained and " if model else ""

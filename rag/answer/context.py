@@ -143,13 +143,17 @@ class EvidenceContexts:
             r,
             m,
             sources,
-            features_of(r, ev),
+            features_of(r, ev, bool(r.hits) and bool(self._names(standalone, r))),
             reuse,
             ev,
             instant,
             round(ms, 1),
             found.weak_followup,
         )
+
+    def _names(self, standalone: str, r: Retrieval) -> tuple[str, ...]:
+        names = getattr(self.retriever, "names", None)  # test doubles may lack it
+        return names(standalone, r.hits[0].title) if names else ()
 
     def _mode(self, standalone: str, r: Retrieval, max_sources: int | None) -> Mode:
         m = detect(standalone, [h.dense_similarity for h in r.hits], self.rule)

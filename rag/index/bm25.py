@@ -40,6 +40,10 @@ class BM25Index:
         terms = self.terms(word)
         return max((self._doc_share.get(t, 0.0) for t in terms), default=0.0)
 
+    def share_of(self, term: str) -> float:
+        """Share of the chunks that hold an already stemmed term (see `terms`)."""
+        return self._doc_share.get(term, 0.0)
+
     def search(
         self, query: str, n: int, allowed: Mapping[str, bool] | None = None
     ) -> list[tuple[str, float]]:

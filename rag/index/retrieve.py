@@ -27,6 +27,7 @@ from rag.settings import MAX_TOP_K, RetrievalSettings
 log = logging.getLogger(__name__)
 COMMON_SHARE = 0.15  # in more of the chunks than this ("models", "tasks", "benchmark"), a word
 # is not worth highlighting; "attention" (13 % of the bundled corpus) still is
+NAME_SHARE = 0.01  # a term in at most 1 % of the chunks names something ("qlora", "mamba")
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,18 @@ class Retriever:
     @property
     def paper_count(self) -> int:
         return len({c.paper_id for c in self._ensure_loaded().chunks.values()})
+
+    def names(self, question: str, title: str, max_share: float = NAME_SHARE) -> tuple[str, ...]:
+        """The question's names that `title` carries: terms in at most `max_share` of the
+        chunks ("qlora", "mamba"), when every term of the question is in the corpus (a term
+        the corpus lacks, "alphafold2", means the question is about something else)."""
+        bm25 = self._ensure_loaded().bm25
+        terms = set(bm25.terms(question))
+        shares = {t: bm25.share_of(t) for t in terms}
+        if not terms or min(shares.values()) == 0.0:
+            return ()
+        in_title = set(bm25.terms(title))
+        return tuple(sorted(t for t, s in shares.items() if s <= max_share and t in in_title))
 
     def is_common(self, word: str, max_share: float = COMMON_SHARE) -> bool:
         """Whether `word` is in more than `max_share` of the chunks ("language", "models"):

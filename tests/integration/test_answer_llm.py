@@ -115,6 +115,7 @@ def test_ask_json_against_a_separately_started_server(
         "title",
         "sentence",
         "score",
+        "page",
     }
     given = {h["given_as"]: h["paper_id"] for h in doc["retrieved"] if h["given_as"]}
     assert all(given[e["n"]] == e["paper_id"] for e in doc["evidence"])

@@ -17,6 +17,13 @@ pytestmark = pytest.mark.slow
 LOOKUPS = load_questions("lookup")
 
 
+def test_names_are_rare_terms_of_the_title_and_every_term_must_be_known(retriever) -> None:
+    title = "QLoRA: Efficient Finetuning of Quantized LLMs"
+    assert retriever.names("What is QLoRA?", title) == ("qlora",)
+    assert retriever.names("What is attention?", title) == ()  # common, and not in the title
+    assert retriever.names("How does QLoRA compare with AlphaFold2?", title) == ()  # unknown term
+
+
 def test_the_question_set_has_at_least_20_paraphrased_lookups() -> None:
     assert sum(q["notes"].startswith("paraphrased") for q in LOOKUPS) >= 20
 

@@ -85,9 +85,8 @@ def test_evidence_comes_first_and_a_citation_highlights_its_sentence(
         ask(page, QUESTION)
         page.wait_for_selector(".src-card", timeout=60_000)
         page.wait_for_selector(".evidence-answer li", timeout=60_000)
-        assert (
-            "Evidence (instant, extractive)" in page.locator(".evidence-answer").first.inner_text()
-        )
+        label = page.locator(".evidence-answer").first.text_content() or ""  # CSS upper-cases
+        assert "Evidence (instant, extractive)" in label
         page.wait_for_selector(".answer.final", timeout=600_000)
         seen = page.evaluate("window.__seen")
         assert seen["cards"] <= seen["evidence"] < seen["token"], seen

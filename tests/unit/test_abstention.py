@@ -39,6 +39,20 @@ def test_the_models_refusal_raises_the_bar() -> None:
     assert overridden.answerable and "overrides" in overridden.reason
 
 
+def test_a_question_naming_the_best_papers_term_goes_to_the_model() -> None:
+    weak = replace(feats(dense=0.3), named=True)  # "What is QLoRA?": p far under the bar
+    asked = decide(weak, DENSE_ONLY)
+    assert asked.answerable and "names the best paper" in asked.reason
+    assert decide(weak, DENSE_ONLY, model_abstained=False).answerable
+    assert not decide(weak, DENSE_ONLY, model_abstained=True).answerable  # a refusal stands
+    assert not decide(replace(weak, named=False), DENSE_ONLY).answerable
+    assert decide(weak, DENSE_ONLY).record()["feature_named"] == 1.0
+    from rag.answer.abstention import Gate, features_from_record
+
+    assert features_from_record(decide(weak, DENSE_ONLY).record()).named
+    assert not decide(replace(weak, hits=0), Gate()).answerable  # the legacy gate ignores it
+
+
 def test_the_decision_reports_every_feature() -> None:
     d = decide(feats(dense=0.41, sentence=0.33, overlap=0.25, bm25=7.5), DENSE_ONLY)
     rec = d.record()
