@@ -148,11 +148,13 @@ def _settings_panel(deps: Deps) -> dict[str, Any]:
         with gr.Row(elem_id="filters"):
             years = gr.Textbox(
                 "",
-                label="Years", placeholder="2023-2024, 2023 or 2023-", max_lines=1, elem_id="years"
+                label="Years",
+                placeholder="2023-2024, 2023 or 2023-",
+                max_lines=1,
+                elem_id="years",
             )
             author = gr.Textbox(
-                "",
-                label="Author", placeholder="a surname", max_lines=1, elem_id="author"
+                "", label="Author", placeholder="a surname", max_lines=1, elem_id="author"
             )
             source_filter = gr.Dropdown(
                 choices=[ALL_SOURCES], value=ALL_SOURCES, label="Source file", elem_id="source"
