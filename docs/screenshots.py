@@ -47,8 +47,10 @@ def main() -> int:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 960})
+            desktop = browser.new_context(viewport={"width": 1440, "height": 960})
+            page = desktop.new_page()
             page.goto(url)
+            page.wait_for_selector("#question textarea")
             page.wait_for_function(
                 "() => document.querySelector('#ready').innerText.startsWith('Ready')",
                 timeout=900_000,
@@ -58,9 +60,17 @@ def main() -> int:
                 page.click("#ask-btn")
                 _answered(page, n)
             page.screenshot(path=str(OUT / "screenshot-desktop.png"))
-            page.set_viewport_size({"width": 390, "height": 844})  # the phone layout (CSS)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(OUT / "screenshot-phone.png"))
+            # A phone opening the same chat (the browser's storage reopens it), as loaded there.
+            phone = browser.new_context(
+                viewport={"width": 390, "height": 844},
+                is_mobile=True,
+                has_touch=True,
+                storage_state=desktop.storage_state(),
+            ).new_page()
+            phone.goto(url)
+            phone.wait_for_function("() => document.querySelectorAll('.turn').length >= 2")
+            phone.wait_for_timeout(1000)
+            phone.screenshot(path=str(OUT / "screenshot-phone.png"))
             browser.close()
     finally:
         app.close()
