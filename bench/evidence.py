@@ -83,6 +83,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true", help="refit rag/answer/abstention.json")
     ap.add_argument("--json", type=Path, help="write all figures (and the curve) here")
+    ap.add_argument(
+        "--refusals",
+        type=Path,
+        help="results.jsonl of a full-answer eval run (its 'default' config): choose the bar "
+        "after a model refusal on it (Youden, 5-fold figures) instead of the fixed quantile",
+    )
     args = ap.parse_args()
     settings = Settings()
     retriever = open_retriever(settings)
@@ -104,7 +110,7 @@ def main() -> None:
     out["coverage"] = coverage_table(rows)
     out["recall"] = recall_table(rows)
     out["survey"] = survey_table(rows)
-    out["abstention"] = abstention_study(rows, args.write, settings)
+    out["abstention"] = abstention_study(rows, args.write, settings, args.refusals)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 
@@ -333,7 +339,9 @@ def todays_gates(rows: Sequence[Row], settings: Settings) -> dict[str, np.ndarra
     }
 
 
-def abstention_study(rows: Sequence[Row], write: bool, settings: Settings) -> dict[str, Any]:
+def abstention_study(
+    rows: Sequence[Row], write: bool, settings: Settings, refusals: Path | None = None
+) -> dict[str, Any]:
     train = [r for r in rows if r.set in ("easy", "hard")]
     x = np.array([[r.features.values()[k] for k in FEATURES] for r in train])
     y = np.array([int(r.q.answerable) for r in train])
@@ -359,6 +367,9 @@ def abstention_study(rows: Sequence[Row], write: bool, settings: Settings) -> di
     )
     out["auc"] = {k: fit.auc(x[:, i], y) for i, k in enumerate(FEATURES)}
     params = fit.fit_params(x, y, FEATURES)
+    if refusals:
+        params, out["refusal"] = refusal_bar_from_run(params, refusals)
+        print(f"Bar after a model refusal, from {refusals}: {json.dumps(out['refusal'])}")
     out["params"] = params.__dict__
     out["followups"] = heldout(rows, params)
     out["curve"] = oof_curve(x, y)
@@ -368,6 +379,36 @@ def abstention_study(rows: Sequence[Row], write: bool, settings: Settings) -> di
     if write:
         write_params(params, out)
     return out
+
+
+def refusal_bar_from_run(params: Any, path: Path) -> tuple[Any, dict[str, Any]]:
+    """The bar after a model refusal chosen on a full eval run: each record re-decided with
+    `params` (its recorded features), the model's refusal as recorded."""
+    from dataclasses import replace
+
+    from rag.answer.abstention import decide, features_from_record
+
+    recs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    recs = [r for r in recs if r.get("config") == "default" and r.get("decision")]
+    feats = [features_from_record(r["decision"]) for r in recs]
+    p = np.array([params.probability(f) for f in feats])
+    gated = np.array([not decide(f, params).answerable for f in feats])
+    refused = np.array([bool(r["decision"].get("model_abstained")) for r in recs])
+    y = np.array([int(r["type"] != "unanswerable") for r in recs])
+    bar = fit.refusal_bar(p, refused, gated, y, params.threshold)
+    info = {
+        "run": str(path),
+        "n": len(recs),
+        "model_refusals": int(refused.sum()),
+        "quantile_bar": params.model_threshold,
+        "at_quantile_bar": fit.figures(
+            y, fit.final_answered(p, refused, gated, params.model_threshold)
+        ),
+        "chosen": round(bar, 4),
+        "at_chosen": fit.figures(y, fit.final_answered(p, refused, gated, bar)),
+        "cv_5fold": fit.cv_refusal_bar(p, refused, gated, y, params.threshold),
+    }
+    return replace(params, model_threshold=round(bar, 4)), info
 
 
 def heldout(rows: Sequence[Row], params: Any) -> dict[str, Any]:
@@ -395,7 +436,9 @@ def write_params(params: Any, study: dict[str, Any]) -> None:
         "--write on eval/questions.jsonl + questions_hard.jsonl (answerable vs unanswerable). "
         "p(answerable) = sigmoid(bias + sum(weights * (x - mean) / scale)); abstain when "
         "p < threshold (Youden-optimal on the fit); after a model abstention answer only when "
-        "p >= model_threshold (above 95% of unanswerable questions' p).",
+        "p >= model_threshold (chosen on a full eval run when `refusal` is present — Youden's "
+        "J of the final decisions, 5-fold figures beside it — else above 95% of unanswerable "
+        "questions' p).",
         "params": params.__dict__,
         "cv": {k: v for k, v in study.items() if k not in ("params", "curve")},
         "curve": study["curve"],
