@@ -17,7 +17,7 @@ from rag.index.retrieve import PaperHit, Retrieval
 
 DONE, STOPPED, FAILED = "done", "stopped", "error"
 # Abstentions decided before generating: the engine keeps no conversation turn for them.
-NOT_GENERATED = frozenset({"retrieval", "followup"})
+NOT_GENERATED = frozenset({"retrieval", "followup", "figure"})
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ FLAGGED = {
 }
 ABSTAIN_REASONS = {
     "retrieval": "No paper in the store matches the question closely enough.",
+    "figure": (
+        "The question asks for a figure that none of the closest papers states; the closest "
+        "evidence is below."
+    ),
     "model": "The model found no answer in the retrieved sources.",
     "unsupported": "Nothing the model wrote was backed by the retrieved sources.",
     "followup": (

@@ -12,6 +12,10 @@ at most 1 % of the chunks, and no question term is missing from the corpus) is a
 the model, whatever p: short definitional questions embed poorly (cosine 0.32 for that one)
 and the fitted rule abstained on them. The model's refusal then stands as below; the eval
 measures what this costs on unanswerable questions that reuse a paper's name.
+A question asking for a quantity that no paper given states a figure of ("What perplexity
+does …" where no sentence gives a perplexity: rag/answer/figures.py) abstains whatever p and
+whatever the name rule says: such near-miss questions score like answerable ones on every
+retrieval feature, and the model then borrows a figure stated for something else.
 After generation, `model_abstained=True` applies `model_threshold`: the model's refusal
 stands unless p reaches it (then the engine answers from the evidence, labelled as such). A
 model that answered is not evidence: the bar stays at `threshold`. The refusal bar is chosen on
@@ -68,16 +72,24 @@ class Features:
     chunk_overlap: float = 0.0  # best retrieved chunk's share of question terms (the Gate's)
     hits: int = 1  # papers retrieved
     named: bool = False  # the question names a rare term the best paper's title carries
+    unstated: str = ""  # the measure a quantity question asks for that no paper given states
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.unstated, str):  # a record's 0.0 for "none"
+            object.__setattr__(self, "unstated", "")
 
     def values(self) -> dict[str, float]:
         """Feature name → value, a missing dense similarity counting as 0."""
         out = asdict(self)
         return {k: float(out[k] or 0.0) for k in FEATURES}
 
-    def record(self) -> dict[str, float | None]:
+    def record(self) -> dict[str, float | str | None]:
         """Every feature, as the eval records it (a missing dense similarity stays None)."""
         out = asdict(self)
-        return {k: None if v is None else round(float(v), 4) for k, v in out.items()}
+        return {
+            k: v if isinstance(v, str) else None if v is None else round(float(v), 4)
+            for k, v in out.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -148,10 +160,12 @@ class Decision:
         }
 
 
-def features_of(retrieval: Retrieval, evidence: Evidence | None, named: bool = False) -> Features:
+def features_of(
+    retrieval: Retrieval, evidence: Evidence | None, named: bool = False, unstated: str = ""
+) -> Features:
     """The features of one question: retrieval's best dense similarity and chunk overlap, and
-    the evidence's sentence, coverage and BM25 scores (zero without evidence); `named`: see
-    `decide`."""
+    the evidence's sentence, coverage and BM25 scores (zero without evidence); `named` and
+    `unstated`: see `decide`."""
     if evidence is None:
         return Features(
             retrieval.best_similarity, 0.0, 0.0, 0.0, retrieval.best_overlap, len(retrieval.hits)
@@ -164,6 +178,7 @@ def features_of(retrieval: Retrieval, evidence: Evidence | None, named: bool = F
         retrieval.best_overlap,
         len(retrieval.hits),
         named,
+        unstated,
     )
 
 
@@ -183,6 +198,7 @@ def features_from_record(rec: dict[str, object]) -> Features:
         num("chunk_overlap"),
         int(num("hits")),
         bool(num("named")),
+        str(rec.get("feature_unstated") or ""),
     )
 
 
@@ -191,10 +207,13 @@ def decide(f: Features, rule: Rule, model_abstained: bool | None = None) -> Deci
     None before generation, else whether the model refused."""
     p = rule.probability(f)
     bar = rule.bar(model_abstained)
+    kind = "gate" if isinstance(rule, Gate) else "logistic"
+    if f.unstated and isinstance(rule, Params):
+        why = f"no paper given states a figure of the {f.unstated} asked for (p={p:.2f})"
+        return Decision(False, p, bar, f, model_abstained, why, kind, rule.bar(None))
     if f.named and not model_abstained and isinstance(rule, Params):
         bar = 0.0  # the model is asked; only its refusal (under model_threshold) abstains
     ok = p >= bar
-    kind = "gate" if isinstance(rule, Gate) else "logistic"
     reason = _reason(ok, p, bar, f, model_abstained)
     return Decision(ok, p, bar, f, model_abstained, reason, kind, rule.bar(None))
 

@@ -28,6 +28,7 @@ from rag.answer.evidence import (
     extract,
     gather,
 )
+from rag.answer.figures import unstated_measure
 from rag.answer.prompts import Prompts
 from rag.answer.survey import Mode, SurveyRule, detect
 from rag.answer.vectors import SentenceVectors
@@ -143,7 +144,12 @@ class EvidenceContexts:
             r,
             m,
             sources,
-            features_of(r, ev, bool(r.hits) and bool(self._names(standalone, r))),
+            features_of(
+                r,
+                ev,
+                bool(r.hits) and bool(self._names(standalone, r)),
+                self._unstated(standalone, hits),
+            ),
             reuse,
             ev,
             instant,
@@ -154,6 +160,11 @@ class EvidenceContexts:
     def _names(self, standalone: str, r: Retrieval) -> tuple[str, ...]:
         names = getattr(self.retriever, "names", None)  # test doubles may lack it
         return names(standalone, r.hits[0].title) if names else ()
+
+    def _unstated(self, standalone: str, hits: list[PaperHit]) -> str:
+        """The measure asked for that no given paper's whole text states (rag/answer/figures)."""
+        papers = [self.index.papers[h.paper_id] for h in hits if h.paper_id in self.index.papers]
+        return unstated_measure(standalone, [p.sentences for p in papers])
 
     def _mode(self, standalone: str, r: Retrieval, max_sources: int | None) -> Mode:
         m = detect(standalone, [h.dense_similarity for h in r.hits], self.rule)

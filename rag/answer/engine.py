@@ -133,7 +133,7 @@ class AnswerEngine:
             yield Evidence(ctx.instant, ctx.sources, ctx.evidence_ms or 0.0)
         before = decide(ctx.features, self.rule)
         if not before.answerable or ctx.weak_followup:
-            reason = "retrieval" if not before.answerable else "followup"
+            reason = "followup" if before.answerable else _before_reason(before)
             yield Done(self._remember(conv, ctx, self._abstain(ctx, start, reason, before)))
             return
         if self.cfg.mode == "extractive" and not self.legacy:
@@ -415,3 +415,8 @@ def _common_prefix(a: str, b: str) -> str:
 
 def _dot(a: list[float], b: list[float]) -> float:
     return float(sum(x * y for x, y in zip(a, b, strict=True)))  # vectors are unit-normalised
+
+
+def _before_reason(d: Decision) -> str:
+    """Why a question is not put to the model: no figure of the measure asked, or weak evidence."""
+    return "figure" if d.features.unstated else "retrieval"
