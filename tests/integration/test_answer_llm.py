@@ -156,3 +156,16 @@ def test_ask_no_llm_answers_from_the_evidence_without_a_model_process(
     assert "Evidence (instant, extractive):" in out.stderr
     run_dir = corpus_settings.data_dir / "run"
     assert not (run_dir / f"server-{unused_port}.json").exists()  # no server was spawned
+
+
+def test_a_figure_no_paper_states_abstains_before_the_model(engine) -> None:
+    """The figure check on the real store: the seed corpus states how large a model QLoRA
+    finetunes, but no abstract gives a count of Guanaco's training examples."""
+    stated = engine.ask("How many parameters does the largest model finetuned with QLoRA have?")
+    assert stated.decision is not None and stated.decision.features.unstated == ""
+    assert not stated.abstained
+    unstated = engine.ask("How many training examples does the Guanaco chatbot use?")
+    assert unstated.abstained and unstated.abstain_reason == "figure"
+    assert unstated.decision is not None and unstated.decision.features.unstated == "examples"
+    assert unstated.timings.get("ttft_ms") is None  # the model was not asked
+    assert unstated.evidence is not None  # the closest evidence is still shown
