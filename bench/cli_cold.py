@@ -16,6 +16,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +30,11 @@ QUESTIONS = [
 def one(cmd: list[str], question: str) -> tuple[float, dict[str, float]]:
     start = time.perf_counter()
     out = subprocess.run(
-        [*cmd, "ask", "--no-llm", "--json", question], capture_output=True, text=True, check=True
+        [*cmd, "ask", "--no-llm", "--json", question],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),  # `python -m rag.cli` puts the cwd first on sys.path
     )
     wall = time.perf_counter() - start
     return wall, json.loads(out.stdout)["timings"]
