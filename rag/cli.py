@@ -333,6 +333,8 @@ def _print_answer(answer: Any) -> None:
     label = KIND_LABELS.get(answer.kind)
     print(f"\n{label}:" if label else "")
     print(f"{answer.text}\n")
+    if answer.abstained and answer.decision is not None:
+        print(f"  (why: {answer.decision.reason})")  # e.g. the figure no paper states
     from rag.schema import cited_page
 
     for s in answer.cited:

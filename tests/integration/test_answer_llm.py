@@ -169,3 +169,12 @@ def test_a_figure_no_paper_states_abstains_before_the_model(engine) -> None:
     assert unstated.decision is not None and unstated.decision.features.unstated == "examples"
     assert unstated.timings.get("ttft_ms") is None  # the model was not asked
     assert unstated.evidence is not None  # the closest evidence is still shown
+
+
+def test_the_cli_says_why_it_abstained(corpus_settings: Settings, unused_port: int) -> None:
+    env = {"RAG_LLM_PORT": str(unused_port)}
+    q = "How many training examples does the Guanaco chatbot use?"
+    out = _cli(corpus_settings, env, "ask", "--no-llm", q)
+    assert out.returncode == 0, out.stderr
+    assert "do not contain the answer" in out.stdout
+    assert "why: no paper given states a figure of the examples asked for" in out.stdout
