@@ -74,10 +74,6 @@ class Features:
     named: bool = False  # the question names a rare term the best paper's title carries
     unstated: str = ""  # the measure a quantity question asks for that no paper given states
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.unstated, str):  # a record's 0.0 for "none"
-            object.__setattr__(self, "unstated", "")
-
     def values(self) -> dict[str, float]:
         """Feature name → value, a missing dense similarity counting as 0."""
         out = asdict(self)

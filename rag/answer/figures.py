@@ -11,9 +11,9 @@ after "what" when it holds a measure noun (MEASURES: accuracy, latency, rate, �
 verb; its head is the measure nouns it holds, else (counts) its last word. The figure is
 stated when some sentence of a given paper (its whole text, not only the evidence chosen)
 holds a number that is not in the question and a word starting with the head's 5-letter stem
-("perplexity"/"perplexities", "rate"/"rates"), or, for a measure usually given as a percentage
-(PERCENT_MEASURES: fraction, rate, accuracy, …), a percentage. A question whose measure cannot be read
-(comparatives, "by what factor …", anything else) is never judged here."""
+("perplexity"/"perplexities", "rate"/"rates"), or, for a measure usually given as a
+percentage (PERCENT_MEASURES: fraction, rate, accuracy, …), a percentage. A question whose
+measure cannot be read (comparatives, "by what factor …", anything else) is never judged."""
 
 from __future__ import annotations
 
@@ -22,115 +22,24 @@ from collections.abc import Iterable
 
 __all__ = ["MEASURES", "PERCENT_MEASURES", "asked_measure", "states_figure", "unstated_measure"]
 
-# Nouns that name a measured quantity in papers (metrics, sizes, costs, counts of a budget).
-MEASURES = frozenset(
-    [
-        "accuracy",
-        "auc",
-        "bleu",
-        "count",
-        "cost",
-        "costs",
-        "error",
-        "errors",
-        "f1",
-        "fid",
-        "fraction",
-        "gain",
-        "gains",
-        "hours",
-        "latency",
-        "length",
-        "memory",
-        "number",
-        "percentage",
-        "perplexity",
-        "precision",
-        "proportion",
-        "rate",
-        "ratio",
-        "recall",
-        "reduction",
-        "rouge",
-        "score",
-        "scores",
-        "share",
-        "size",
-        "speed",
-        "speedup",
-        "speed-up",
-        "throughput",
-        "time",
-        "win-rate",
-    ]
-)
 # Measures usually stated as a percentage: "25% of the parameters" states a fraction.
-PERCENT_MEASURES = frozenset(
-    [
-        "accuracy",
-        "error",
-        "errors",
-        "fraction",
-        "gain",
-        "gains",
-        "percentage",
-        "precision",
-        "proportion",
-        "rate",
-        "ratio",
-        "recall",
-        "reduction",
-        "score",
-        "scores",
-        "share",
-        "win-rate",
-    ]
-)
+_PERCENT_WORDS = """accuracy error errors fraction gain gains percentage precision proportion
+rate ratio recall reduction score scores share win-rate"""
+# The other nouns that name a measured quantity in papers (metrics, sizes, costs, budgets).
+_OTHER_WORDS = """auc bleu count cost costs f1 fid hours latency length memory number perplexity
+rouge size speed speedup speed-up throughput time"""
+PERCENT_MEASURES = frozenset(_PERCENT_WORDS.split())
+MEASURES = PERCENT_MEASURES | frozenset(_OTHER_WORDS.split())
 _PERCENT = re.compile(r"\d\s*%|\bpercent")
 _AUX = r"(?:does|do|did|is|are|was|were|can|could|would|will|has|have|had)"
 _HOW = re.compile(r"\bhow (many|much)\s+((?:[\w-]+\s+){0,5}?)" + _AUX + r"\b")
 _WHAT = re.compile(r"\bwhat\s+((?:[\w-]+\s+){1,5}?)" + _AUX + r"\b")
 _WORD = re.compile(r"[a-z][a-z0-9-]*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_FILLER = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "for",
-        "to",
-        "by",
-        "with",
-        "and",
-        "or",
-        "its",
-        "their",
-        "this",
-        "that",
-        "these",
-        "those",
-        "further",
-        "more",
-        "less",
-        "fewer",
-        "larger",
-        "smaller",
-        "faster",
-        "slower",
-        "much",
-        "many",
-        "roughly",
-        "approximately",
-        "about",
-        "total",
-        "overall",
-        "average",
-        "mean",
-    ]
-)
+_FILLER_WORDS = """a an the of in on for to by with and or its their this that these those
+further more less fewer larger smaller faster slower much many roughly approximately about total
+overall average mean"""
+_FILLER = frozenset(_FILLER_WORDS.split())
 STEM = 5
 
 

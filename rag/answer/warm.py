@@ -1,7 +1,8 @@
 """Warming the answer path before the first question, so it is as fast as the next ones: the
 question encoder loads on its first call (the weights, ~0.3 s) and the vector index, BM25 and
-the sentence vectors on the first query; the LLM server prefills a prompt's static prefix (the rules) once and then
-reuses it from its KV cache. Entry points call these in the background (`rag ui`)."""
+the sentence vectors on the first query; the LLM server prefills a prompt's static prefix (the
+rules) once and then reuses it from its KV cache. Entry points call these in the background
+(`rag ui`)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """The packaged all-MiniLM-L6-v2 run in numpy: the same weights and tokenizer as the
 sentence-transformers model, for the few short texts of a question.
 
-Why: importing torch, transformers and sentence-transformers takes ~3.5 s on these machines, which
-a cold `rag ask --no-llm` paid to embed one question. This forward pass (BERT: 6 layers, 12 heads,
-exact GELU, mean pooling, L2 normalisation — what the model's
-`modules.json` declares) loads in ~0.2 s and gives the same vectors to float32 precision
+Why: importing torch, transformers and sentence-transformers takes ~3.5 s on these machines,
+which a cold `rag ask --no-llm` paid to embed one question. This forward pass (BERT: 6 layers,
+12 heads, exact GELU, mean pooling, L2 normalisation — what the model's `modules.json`
+declares) loads in ~0.25 s and gives the same vectors to float32 precision
 (tests/integration/test_minilm_numpy.py compares it with sentence-transformers). Batches of
 documents (ingest) still go through sentence-transformers."""
 
