@@ -147,7 +147,7 @@ def test_banners_say_what_is_wrong_and_how_to_fix_it(page, hostile_settings) -> 
         open_chat(page, url)
         banner = page.locator("#banner")
         page.wait_for_function(
-            "() => document.querySelector('#banner').innerText.includes('does not answer')"
+            "() => (document.querySelector('#banner')?.innerText ?? '').includes('does not answer')"
         )
         text = banner.inner_text()
         assert "No papers to search" in text and "rag ingest" in text
@@ -222,7 +222,7 @@ def test_readiness_is_shown_in_the_header_without_opening_settings(page, hostile
         open_chat(page, url)
         ready = page.locator("#ready")
         page.wait_for_function(
-            "() => document.querySelector('#ready').innerText.includes('Model down')",
+            "() => (document.querySelector('#ready')?.innerText ?? '').includes('Model down')",
             timeout=60_000,
         )
         assert ready.is_visible() and "RAG_LLM_BASE_URL" in ready.inner_text()
@@ -252,7 +252,7 @@ def two_turns(browser, corpus_settings: Settings, retriever, llm_server, tmp_pat
     with serving(make_deps(settings, retriever, history=chats)) as url:
         open_chat(page, url)
         page.wait_for_function(
-            "() => document.querySelector('#ready').innerText.startsWith('Ready')",
+            "() => (document.querySelector('#ready')?.innerText ?? '').startsWith('Ready')",
             timeout=600_000,
         )
         ask(page, FIRST)
@@ -379,7 +379,7 @@ def test_a_pdf_uploaded_while_an_answer_streams_is_then_cited(
         open_chat(page, url)
         page.click("#library-panel .label-wrap")  # open the Library panel
         page.wait_for_function(
-            "() => document.querySelector('#library').innerText.includes('1 paper')"
+            "() => (document.querySelector('#library')?.innerText ?? '').includes('1 paper')"
         )
         ask(page, "Which attention change removes activation outliers?")
         page.wait_for_selector(".src-card")  # the answer is under way
