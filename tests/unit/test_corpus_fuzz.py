@@ -338,7 +338,7 @@ def prop_non_utf8(case: tuple[Listing, list[tuple[int, bytes]], bool]) -> None:
     _, entries, issues = parse_bytes(data, ".txt")
     if binary_reason(data):  # a few bad bytes and (next to) nothing else
         assert not case[0][1], "a listing with a record and a few bad bytes is text"
-        check_refused("fuzz.txt", entries, issues)
+        check_refused("fuzz.txt", entries, issues, looks_like_pdf(data))
     else:
         check_listing(decoded, "fuzz.txt", entries, issues)
     _count("non_utf8", issues)
