@@ -139,7 +139,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     check_count(args.k, MAX_TOP_K)
     filters = _filters(args)
     lines = _batch(args, settings)
-    retriever = open_retriever(settings, dense="chroma")  # no model: LlamaIndex not imported
+    retriever = open_retriever(settings)
     for line in lines:
         if line.error:
             _report_bad(line, args)
@@ -347,13 +347,12 @@ def _print_answer(answer: Any) -> None:
 
 
 def _with_engine(settings: Settings, work: Callable[[Any], int]) -> int:
-    """Runs `work` with an engine; the model is started only if the answer mode needs it (and
-    without one, the dense search skips LlamaIndex: rag/index/dense.py)."""
+    """Runs `work` with an engine; the model is started only if the answer mode needs it."""
     from rag.llm.session import llm_session
-    from rag.wiring import build_engine, open_retriever
+    from rag.wiring import build_engine
 
     if settings.answer.mode == "extractive" and settings.answer.pipeline == "evidence":
-        return work(build_engine(settings, None, open_retriever(settings, dense="chroma")))
+        return work(build_engine(settings, None))
     with llm_session(settings) as session:
         return work(build_engine(settings, session.client()))
 
