@@ -2,8 +2,8 @@
 
 One server per machine and port: `start()` reuses a healthy server of ours that already answers
 (without owning it) and refuses a port held by another program. A server we spawn dies with us
-(Linux parent-death signal), is restarted by `ensure_running()` if it crashed, and is stopped by
-`stop()`. Run files live in `run_dir`: `server-<port>.json` (pid, port, alias), `.log`, `.lock`.
+(Linux parent-death signal, set in the child by rag/llm/launch.py), is restarted by
+`ensure_running()` if it crashed, and is stopped by `stop()`. Run files live in `run_dir`: `server-<port>.json` (pid, port, alias), `.log`, `.lock`.
 
 The parent-death signal fires when the *thread* that spawned the server exits, so call `start()`
 from a long-lived thread (the main thread), not from a request-handler thread.
@@ -11,21 +11,18 @@ from a long-lived thread (the main thread), not from a request-handler thread.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import fcntl
 import http.client
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -39,7 +36,6 @@ from rag.settings import Settings
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-_PR_SET_PDEATHSIG = 1
 _PROBE_TIMEOUT_S = 2.0
 _POLL_S = 0.25
 _STOP_TIMEOUT_S = 10.0
@@ -237,7 +233,8 @@ class LocalServer:
 
     def _command(self) -> list[str]:
         return [
-            sys.executable, "-m", "llama_cpp.server",
+            # rag.llm.launch: the server dies with us (see there), then runs llama_cpp.server
+            sys.executable, "-m", "rag.llm.launch", str(os.getpid()), "llama_cpp.server",
             "--model", str(self.model_path),
             "--model_alias", self.model_alias,
             "--host", HOST,
@@ -343,22 +340,7 @@ def _popen(cmd: list[str], log_fh: IO[bytes]) -> subprocess.Popen[bytes]:
         stderr=subprocess.STDOUT,
         # Own session: a Ctrl-C meant for us (e.g. to cancel one answer) does not hit the server.
         start_new_session=True,
-        preexec_fn=_die_with_parent(),
     )
-
-
-def _die_with_parent() -> Callable[[], None]:
-    """preexec_fn: the kernel kills the server when we die, even by SIGKILL (no orphans)."""
-    # libc is loaded here, before the fork: dlopen in the forked child can deadlock.
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    parent = os.getpid()
-
-    def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # we died before prctl took effect
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return preexec
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
