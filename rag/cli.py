@@ -139,7 +139,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     check_count(args.k, MAX_TOP_K)
     filters = _filters(args)
     lines = _batch(args, settings)
-    retriever = open_retriever(settings)
+    retriever = open_retriever(settings, dense="chroma")  # no model: LlamaIndex not imported
     for line in lines:
         if line.error:
             _report_bad(line, args)
@@ -347,12 +347,13 @@ def _print_answer(answer: Any) -> None:
 
 
 def _with_engine(settings: Settings, work: Callable[[Any], int]) -> int:
-    """Runs `work` with an engine; the model is started only if the answer mode needs it."""
+    """Runs `work` with an engine; the model is started only if the answer mode needs it (and
+    without one, the dense search skips LlamaIndex: rag/index/dense.py)."""
     from rag.llm.session import llm_session
-    from rag.wiring import build_engine
+    from rag.wiring import build_engine, open_retriever
 
     if settings.answer.mode == "extractive" and settings.answer.pipeline == "evidence":
-        return work(build_engine(settings, None))
+        return work(build_engine(settings, None, open_retriever(settings, dense="chroma")))
     with llm_session(settings) as session:
         return work(build_engine(settings, session.client()))
 

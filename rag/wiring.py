@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from rag.errors import ConfigError
 from rag.index.catalog import PaperRecord, match_sources, origins_of, paper_records
+from rag.index.dense import DenseKind
 from rag.index.embed import Embedder, TokenCounter, make_embedder, packaged_model_dir
 from rag.index.ingest import IngestSummary, RemoveSummary, ingest, known_papers, remove
 from rag.index.retrieve import Retriever
@@ -38,13 +39,18 @@ def open_store(settings: Settings, embedder: Embedder, create: bool = False) -> 
     return Store.open(settings, embedder.name, create=create)
 
 
-def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
+def open_retriever(
+    settings: Settings, embedder: Embedder | None = None, dense: DenseKind = "llamaindex"
+) -> Retriever:
+    """The store's retriever, loaded. `dense="chroma"`: its dense search goes straight to the
+    collection, not through LlamaIndex (same results; for processes that start no model)."""
     embedder = embedder or embedder_for(settings)
     retriever = Retriever(
         open_store(settings, embedder),
         embedder,
         settings.retrieval,
         settings.answer.max_question_chars,
+        dense,
     )
     retriever.load()
     return retriever

@@ -1,5 +1,5 @@
-"""Hybrid retrieval: LlamaIndex dense retrieval over Chroma fused with BM25 by reciprocal rank
-fusion, then grouped into papers (each with its best-matching chunk). Filters (year, author,
+"""Hybrid retrieval: dense retrieval over Chroma (through LlamaIndex, or straight to the
+collection in a process without a model: dense.py) fused with BM25 by reciprocal rank fusion, then grouped into papers (each with its best-matching chunk). Filters (year, author,
 source file: filters.py) apply on both sides, as a Chroma `where` and as a BM25 mask.
 
 The loaded indexes are one immutable `_Loaded` value: `reload()` builds a new one from the store
@@ -9,7 +9,6 @@ and swaps it in with one assignment, so a search that started before keeps the v
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 from rag.errors import StoreError
 from rag.index.bm25 import BM25Index
 from rag.index.catalog import match_sources
+from rag.index.dense import DenseKind, DenseSearch, open_dense
 from rag.index.embed import Embedder
 from rag.index.filters import Filters, matches, where
 from rag.index.store import Store, StoredChunk
@@ -82,18 +82,13 @@ class _Loaded:
 
     chunks: dict[str, StoredChunk]
     bm25: BM25Index
-    index: Any  # LlamaIndex VectorStoreIndex over the Chroma collection
-    dense: Any  # its retriever without filters
-
-    def dense_for(self, clause: dict[str, Any] | None, n: int) -> Any:
-        if clause is None:
-            return self.dense
-        return self.index.as_retriever(similarity_top_k=n, vector_store_kwargs={"where": clause})
+    dense: DenseSearch  # over the Chroma collection
 
 
 class Retriever:
-    """Built once per process (BM25 index over the store's chunks + LlamaIndex retriever) and
-    shared by concurrent callers: `search` keeps nothing of a call on the object."""
+    """Built once per process (BM25 index over the store's chunks + the dense search) and
+    shared by concurrent callers: `search` keeps nothing of a call on the object. `dense`:
+    how the dense search reaches Chroma (dense.py; the results are the same)."""
 
     def __init__(
         self,
@@ -101,8 +96,10 @@ class Retriever:
         embedder: Embedder,
         cfg: RetrievalSettings,
         max_question_chars: int = 2000,
+        dense: DenseKind = "llamaindex",
     ) -> None:
         self.store = store
+        self.dense_kind: DenseKind = dense
         self.cfg = cfg
         self.embedder = embedder
         self.max_question_chars = max_question_chars
@@ -115,9 +112,8 @@ class Retriever:
         chunks = self.store.all_chunks()
         if not chunks:
             raise StoreError(f"the store at {self.store.location} is empty; run `rag ingest`")
-        index = self._vector_index()
-        dense = index.as_retriever(similarity_top_k=self.cfg.candidates)
-        self._state = _Loaded({c.id: c for c in chunks}, BM25Index(chunks), index, dense)
+        dense = open_dense(self.dense_kind, self.store, self.embedder, self.cfg.candidates)
+        self._state = _Loaded({c.id: c for c in chunks}, BM25Index(chunks), dense)
 
     def reload(self) -> None:
         """After an ingest or a removal (the UI's upload and remove): the store read again.
@@ -134,19 +130,6 @@ class Retriever:
                 state = self._state
         assert state is not None
         return state
-
-    def _vector_index(self) -> Any:
-        from llama_index.core import VectorStoreIndex
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        from rag.index.li_embedding import EmbedderAdapter
-
-        vs = ChromaVectorStore(chroma_collection=self.store.collection)
-        # No transformations: the index is only searched here (chunks are written by ingest),
-        # and the default one builds LlamaIndex's tiktoken splitter (~0.25 s of a cold start).
-        return VectorStoreIndex.from_vector_store(
-            vs, embed_model=EmbedderAdapter(self.embedder), transformations=[]
-        )
 
     @property
     def chunk_count(self) -> int:
@@ -219,11 +202,9 @@ class Retriever:
         self, state: _Loaded, question: str, clause: dict[str, Any] | None
     ) -> list[tuple[str, float]]:
         try:
-            nodes = state.dense_for(clause, self.cfg.candidates).retrieve(question)
+            return state.dense.search(question, self.cfg.candidates, clause)
         except Exception as e:  # chroma / llama-index errors surface here at query time
             raise StoreError(f"dense retrieval failed against {self.store.location}: {e}") from e
-        # ChromaVectorStore reports exp(-cosine distance); turn it back into cosine similarity.
-        return [(n.node.node_id, 1.0 + math.log(max(n.score or 1e-9, 1e-9))) for n in nodes]
 
     def _to_papers(
         self,
