@@ -1,6 +1,7 @@
 """Hybrid retrieval: dense retrieval over Chroma (through LlamaIndex, or straight to the
-collection in a process without a model: dense.py) fused with BM25 by reciprocal rank fusion, then grouped into papers (each with its best-matching chunk). Filters (year, author,
-source file: filters.py) apply on both sides, as a Chroma `where` and as a BM25 mask.
+collection in a process without a model: dense.py) fused with BM25 by reciprocal rank fusion,
+then grouped into papers (each with its best-matching chunk). Filters (year, author, source
+file: filters.py) apply on both sides, as a Chroma `where` and as a BM25 mask.
 
 The loaded indexes are one immutable `_Loaded` value: `reload()` builds a new one from the store
 and swaps it in with one assignment, so a search that started before keeps the value it took

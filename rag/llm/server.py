@@ -3,7 +3,8 @@
 One server per machine and port: `start()` reuses a healthy server of ours that already answers
 (without owning it) and refuses a port held by another program. A server we spawn dies with us
 (Linux parent-death signal, set in the child by rag/llm/launch.py), is restarted by
-`ensure_running()` if it crashed, and is stopped by `stop()`. Run files live in `run_dir`: `server-<port>.json` (pid, port, alias), `.log`, `.lock`.
+`ensure_running()` if it crashed, and is stopped by `stop()`. Run files live in `run_dir`:
+`server-<port>.json` (pid, port, alias), `.log`, `.lock`.
 
 The parent-death signal fires when the *thread* that spawned the server exits, so call `start()`
 from a long-lived thread (the main thread), not from a request-handler thread.
