@@ -7,7 +7,7 @@ import logging
 import signal
 from typing import Any
 
-NOISY = ("bm25s", "httpx", "chromadb", "sentence_transformers", "transformers")
+NOISY = ("httpx", "chromadb", "sentence_transformers", "transformers")
 
 
 def configure_logging(level: int = logging.WARNING) -> None:

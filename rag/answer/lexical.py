@@ -8,38 +8,28 @@ term the corpus never uses gets the highest IDF: its absence from the evidence i
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+
+from rag.index.bm25 import STOP_WORDS as BM25_STOP_WORDS
+from rag.index.bm25 import WORD, stem
 
 __all__ = ["STOP_WORDS", "CorpusStats", "terms", "bm25", "coverage"]
 
-_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
-# bm25s's English stop words plus question words: they carry no evidence either way.
-_STOP_TEXT = (
-    "a an and are as at be but by for if in into is it no not of on or such that the their "
-    "then there these they this to was will with what which who whom whose when where why how "
-    "does do did can could would should has have had any some each its we our you your i me my "
-    "from about than also been were paper papers"
+# BM25's stop words (Lucene's English set) plus question words: they carry no evidence either way.
+_QUESTION_WORDS = (
+    "what which who whom whose when where why how does do did can could would should has have "
+    "had any some each its we our you your i me my from about than also been were paper papers"
 )
-STOP_WORDS = frozenset(_STOP_TEXT.split())
-K1, B = 1.5, 0.75  # BM25 constants (bm25s defaults)
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+STOP_WORDS = BM25_STOP_WORDS | frozenset(_QUESTION_WORDS.split())
+K1, B = 1.5, 0.75  # BM25 constants (as retrieval's)
 
 
 def terms(text: str) -> list[str]:
     """Lower-cased, stop words removed, Snowball-stemmed words."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
-    return list(_stemmer().stemWords(words)) if words else []
+    words = [w for w in WORD.findall(text.lower()) if w not in STOP_WORDS]
+    return stem(words)
 
 
 @dataclass(frozen=True)
