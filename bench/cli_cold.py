@@ -5,7 +5,9 @@
 Each question is asked in a new process (`rag ask --no-llm --json Q`), `--runs` times, and the
 wall time of the whole process is printed beside the process's own timings (retrieval, evidence)
 and the part spent before the question was read (imports, opening the store: wall minus the
-process's total). `--rag` runs another command in its place, e.g. an older checkout:
+process's total). The warm-up process also writes the store's snapshot when it is missing or
+stale (rag/index/snapshot.py), as any first process after a change does. `--rag` runs another
+command in its place, e.g. an older checkout:
 `--rag "env PYTHONPATH=/old/checkout .venv/bin/python -m rag.cli"`."""
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def main() -> None:
     ap.add_argument("--rag", default=default, help="the rag command to time")
     args = ap.parse_args()
     cmd = shlex.split(args.rag)
-    one(cmd, QUESTIONS[0])  # warm-up: the file cache, not the process
+    one(cmd, QUESTIONS[0])  # warm-up: the file cache (and the store snapshot), not the process
     rows = []
     for q in QUESTIONS:
         for _ in range(args.runs):

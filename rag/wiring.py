@@ -15,7 +15,7 @@ from rag.index.dense import DenseKind
 from rag.index.embed import Embedder, TokenCounter, make_embedder, packaged_model_dir
 from rag.index.ingest import IngestSummary, RemoveSummary, ingest, known_papers, remove
 from rag.index.retrieve import Retriever
-from rag.index.store import Store, writer_lock
+from rag.index.store import Store, describe_location, writer_lock
 from rag.settings import Settings
 from rag.sources.loader import load_corpus
 from rag.sources.records import ParseResult, SourceFile
@@ -42,9 +42,13 @@ def open_store(settings: Settings, embedder: Embedder, create: bool = False) -> 
 def open_retriever(
     settings: Settings, embedder: Embedder | None = None, dense: DenseKind = "llamaindex"
 ) -> Retriever:
-    """The store's retriever, loaded. `dense="chroma"`: its dense search goes straight to the
-    collection, not through LlamaIndex (same results; for processes that start no model)."""
+    """The store's retriever, loaded. `dense="chroma"` (a process that starts no model): its
+    dense search goes straight to the collection, not through LlamaIndex, or, while the store
+    is as its snapshot recorded it, to the snapshot without opening Chroma (snapshot.py: exact
+    search, where Chroma's is approximate)."""
     embedder = embedder or embedder_for(settings)
+    if dense == "chroma":
+        return _retriever_without_model(settings, embedder)
     retriever = Retriever(
         open_store(settings, embedder),
         embedder,
@@ -56,11 +60,30 @@ def open_retriever(
     return retriever
 
 
+def _retriever_without_model(settings: Settings, embedder: Embedder) -> Retriever:
+    from rag.index.snapshot import SnapshotStore, read_snapshot, write_snapshot
+
+    limit = settings.answer.max_question_chars
+    snapshot = read_snapshot(settings, embedder.name)
+    if snapshot is not None:
+        source = SnapshotStore(snapshot, describe_location(settings))
+        retriever = Retriever(source, embedder, settings.retrieval, limit, "snapshot")
+        retriever.load()
+        return retriever
+    store = open_store(settings, embedder)
+    retriever = Retriever(store, embedder, settings.retrieval, limit, "chroma")
+    retriever.load()  # first: a damaged index is reported, not written into a snapshot
+    write_snapshot(settings, store, embedder.name)
+    return retriever
+
+
 def run_ingest(
     settings: Settings, paths: Sequence[Path] = (), progress: bool = True
 ) -> tuple[ParseResult, IngestSummary]:
     """Files and folders (default: the bundled corpus) parsed and stored; the one writer.
     The store's papers are read first so each paper keeps its id across runs."""
+    from rag.index.snapshot import write_snapshot
+
     embedder = embedder_for(settings)
     with writer_lock(settings):
         store = open_store(settings, embedder, create=True)
@@ -81,6 +104,7 @@ def run_ingest(
             stored=stored,
         )
         warm_vectors(settings, store.all_chunks(), embedder, progress)
+        write_snapshot(settings, store, embedder.name)  # the next `rag ask --no-llm` reads it
     return parsed, summary
 
 
@@ -108,6 +132,8 @@ def run_remove(
 ) -> tuple[RemoveSummary, list[str]]:
     """Papers removed by id and files removed (their papers lose them; a paper with no file
     left is removed). Idempotent; returns the summary and the ids or files not in the store."""
+    from rag.index.snapshot import write_snapshot
+
     embedder = embedder_for(settings)
     with writer_lock(settings):
         store = open_store(settings, embedder)
@@ -119,6 +145,7 @@ def run_remove(
         summary = remove(
             store, [p for p in paper_ids if p in known], [f for fs in files.values() for f in fs]
         )
+        write_snapshot(settings, store, embedder.name)
     missing = [p for p in paper_ids if p not in known] + [a for a, fs in files.items() if not fs]
     return summary, missing
 

@@ -1,7 +1,8 @@
-"""Hybrid retrieval: dense retrieval over Chroma (through LlamaIndex, or straight to the
-collection in a process without a model: dense.py) fused with BM25 by reciprocal rank fusion,
-then grouped into papers (each with its best-matching chunk). Filters (year, author, source
-file: filters.py) apply on both sides, as a Chroma `where` and as a BM25 mask.
+"""Hybrid retrieval: dense retrieval over Chroma (through LlamaIndex; in a process without a
+model, straight to the collection or over the store's snapshot: dense.py) fused with BM25 by
+reciprocal rank fusion, then grouped into papers (each with its best-matching chunk). Filters
+(year, author, source file: filters.py) apply on both sides, as a Chroma `where` (or the chunk
+ids it admits, for the snapshot) and as a BM25 mask.
 
 The loaded indexes are one immutable `_Loaded` value: `reload()` builds a new one from the store
 and swaps it in with one assignment, so a search that started before keeps the value it took
@@ -13,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rag.errors import StoreError
 from rag.index.bm25 import BM25Index
@@ -21,7 +22,7 @@ from rag.index.catalog import match_sources
 from rag.index.dense import DenseKind, DenseSearch, open_dense
 from rag.index.embed import Embedder
 from rag.index.filters import Filters, matches, where
-from rag.index.store import Store, StoredChunk
+from rag.index.store import StoredChunk
 from rag.question import check_count, check_question
 from rag.settings import MAX_TOP_K, RetrievalSettings
 
@@ -77,23 +78,34 @@ def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
     return scores
 
 
+class ChunkSource(Protocol):
+    """What the retriever reads of a store: a Store (Chroma) or a SnapshotStore (snapshot.py)."""
+
+    location: str
+
+    def check_index(self) -> None: ...
+
+    def all_chunks(self) -> list[StoredChunk]: ...
+
+
 @dataclass(frozen=True)
 class _Loaded:
     """Everything one search reads, built together from one read of the store."""
 
     chunks: dict[str, StoredChunk]
     bm25: BM25Index
-    dense: DenseSearch  # over the Chroma collection
+    dense: DenseSearch  # over the Chroma collection or the snapshot's vectors
 
 
 class Retriever:
     """Built once per process (BM25 index over the store's chunks + the dense search) and
     shared by concurrent callers: `search` keeps nothing of a call on the object. `dense`:
-    how the dense search reaches Chroma (dense.py; the results are the same)."""
+    how the dense search reaches the vectors (dense.py; the results are the same): `snapshot`
+    goes with a SnapshotStore, the others with a Store."""
 
     def __init__(
         self,
-        store: Store,
+        store: ChunkSource,
         embedder: Embedder,
         cfg: RetrievalSettings,
         max_question_chars: int = 2000,
@@ -177,8 +189,8 @@ class Retriever:
         f = filters or Filters()
         start = time.perf_counter()
         keys = self._source_keys(state, f)
-        dense = self._dense_search(state, q, where(f, keys)) if mode != "bm25" else []
         mask = self._mask(state, f, keys) if f else None
+        dense = self._dense_search(state, q, where(f, keys), mask) if mode != "bm25" else []
         sparse = state.bm25.search(q, self.cfg.candidates, mask) if mode != "dense" else []
         hits = self._to_papers(state, q, dense, sparse, mode, k)
         return Retrieval(q, hits, mode, (time.perf_counter() - start) * 1000, f)
@@ -200,10 +212,14 @@ class Retriever:
         }
 
     def _dense_search(
-        self, state: _Loaded, question: str, clause: dict[str, Any] | None
+        self,
+        state: _Loaded,
+        question: str,
+        clause: dict[str, Any] | None,
+        mask: dict[str, bool] | None,
     ) -> list[tuple[str, float]]:
         try:
-            return state.dense.search(question, self.cfg.candidates, clause)
+            return state.dense.search(question, self.cfg.candidates, clause, mask)
         except Exception as e:  # chroma / llama-index errors surface here at query time
             raise StoreError(f"dense retrieval failed against {self.store.location}: {e}") from e
 

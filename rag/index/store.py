@@ -214,6 +214,24 @@ class Store:
             out.extend(to_stored(c, m, d) for c, m, d in zip(ids, metas, docs, strict=True))
         return out
 
+    def export(self) -> tuple[list[str], list[dict[str, Any]], list[str], list[Any]]:
+        """Every row: ids, metadatas, documents and vectors (what a snapshot holds)."""
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        docs: list[str] = []
+        vectors: list[Any] = []
+        offset = 0
+        include = ["metadatas", "documents", "embeddings"]
+        while got := self._call(self.collection.get, include=include, limit=PAGE, offset=offset):
+            if not got["ids"]:
+                break
+            ids += got["ids"]
+            metas += [dict(m) for m in got["metadatas"]]
+            docs += [d or "" for d in got["documents"]]
+            vectors += list(got["embeddings"])
+            offset += len(got["ids"])
+        return ids, metas, docs, vectors
+
     def records(self) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
         """(ids, metadatas, documents) pages, as stored: what a rebuild copies."""
         return self._pages(include=["metadatas", "documents"])

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import LLMError, StoreError
+from rag.index.snapshot import snapshot_path
 from rag.settings import LLMSettings, Settings
 from rag.wiring import build_engine, open_retriever, run_ingest
 
@@ -45,19 +46,26 @@ def test_read_only_data_dir_is_refused_and_the_store_kept(tmp_path: Path) -> Non
 
 
 def test_a_read_only_store_can_still_be_searched(tmp_path: Path) -> None:
-    """Issue #10.11: a read-only store refused search too; reading should work."""
+    """Issue #10.11: a read-only store refused search too; reading should work. A process
+    without a model reads the store's snapshot when it has one (nothing to copy), and a copy
+    of the store when it has none (it cannot write one there)."""
     corpus = tmp_path / "a.jsonl"
     corpus.write_text(f'{{"title": "Routing Experts", "abstract": "{ABSTRACT}"}}\n')
     settings = Settings(data_dir=tmp_path / "data")
     run_ingest(settings, [corpus], progress=False)
-    with read_only(settings.data_dir):
-        hits = open_retriever(settings).search("sparse experts").hits
-        assert [h.title for h in hits] == ["Routing Experts"]
-        env = {**os.environ, "RAG_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1"}
-        cli = [sys.executable, "-m", "rag.cli", "search", "--json", "sparse experts"]
-        done = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
-        assert "read-only; reading a copy" in done.stderr
+    env = {**os.environ, "RAG_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1"}
+    cli = [sys.executable, "-m", "rag.cli", "search", "--json", "sparse experts"]
+    for snapshot in (True, False):
+        if not snapshot:
+            snapshot_path(settings).unlink()
+        with read_only(settings.data_dir):
+            hits = open_retriever(settings).search("sparse experts").hits
+            assert [h.title for h in hits] == ["Routing Experts"]
+            done = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+            assert '"Routing Experts"' in done.stdout
+            assert ("read-only; reading a copy" in done.stderr) is not snapshot, done.stderr
+        assert snapshot_path(settings).exists() is snapshot
 
 
 def test_a_writer_in_another_process_blocks_ingest(tmp_path: Path) -> None:
