@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,3 +56,23 @@ def pdf_fixtures(tmp_path_factory: pytest.TempPathFactory):
     from tests.fixtures.pdfs import build_all
 
     return build_all(tmp_path_factory.mktemp("pdfs"))
+
+
+def cli_modules(settings: Settings, *argv: str) -> tuple[dict, list[str]]:
+    """A `rag` command run in a fresh process on `settings`' store: its JSON output, and which
+    of chromadb and llama_index that process imported."""
+    code = (
+        "import sys\n"
+        "from rag.cli import main\n"
+        f"rc = main({list(argv)!r})\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'chromadb', 'llama_index'})\n"
+        "print('LOADED', heavy, file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    env = {**os.environ, "RAG_DATA_DIR": str(settings.data_dir)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stderr.rsplit("LOADED ", 1)[1].replace("'", '"'))
+    return json.loads(out.stdout), loaded

@@ -5,10 +5,6 @@ on a fresh one imports neither chromadb nor LlamaIndex and answers as the Chroma
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +12,7 @@ import pytest
 from rag.index.snapshot import fingerprint, read_snapshot, snapshot_path, write_snapshot
 from rag.settings import ChromaSettings, Settings
 from rag.wiring import embedder_for, open_store, run_ingest, run_remove
-from tests.conftest import REPO_ROOT
+from tests.conftest import cli_modules
 
 pytestmark = pytest.mark.slow
 
@@ -127,24 +123,6 @@ def test_a_remote_store_has_no_fingerprint(small: Settings) -> None:
     assert fingerprint(remote) is None and read_snapshot(remote, "x") is None
 
 
-def run(settings: Settings, *argv: str) -> tuple[dict, list[str]]:
-    code = (
-        "import sys\n"
-        "from rag.cli import main\n"
-        f"rc = main({list(argv)!r})\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'chromadb', 'llama_index'})\n"
-        "print('LOADED', heavy, file=sys.stderr)\n"
-        "sys.exit(rc)\n"
-    )
-    env = {**os.environ, "RAG_DATA_DIR": str(settings.data_dir)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    loaded = json.loads(out.stderr.rsplit("LOADED ", 1)[1].replace("'", '"'))
-    return json.loads(out.stdout), loaded
-
-
 def without_timings(record: dict) -> dict:
     """The record with its timings dropped (the only fields two runs may differ in)."""
     return {
@@ -159,10 +137,10 @@ def test_a_process_on_a_fresh_snapshot_answers_as_chroma_does_without_importing_
     small: Settings, argv: list[str]
 ) -> None:
     q = "Which method cuts memory with four-bit adapters?"
-    fresh, loaded = run(small, *argv, q)
+    fresh, loaded = cli_modules(small, *argv, q)
     assert loaded == []
     snapshot_path(small).unlink()
-    through_chroma, loaded = run(small, *argv, q)  # and it writes the snapshot again
+    through_chroma, loaded = cli_modules(small, *argv, q)  # and it writes the snapshot again
     assert loaded == ["chromadb"]
     assert without_timings(fresh) == without_timings(through_chroma)
     assert read_snapshot(small, embedder_for(small).name) is not None
@@ -181,6 +159,6 @@ def test_a_process_reads_chroma_when_the_store_changed_behind_the_snapshot(
         metadatas=[meta],
         documents=["Hedgehog Attention\nHedgehog attention mimics softmax."],
     )
-    found, loaded = run(small, "search", "--json", "Hedgehog attention")
+    found, loaded = cli_modules(small, "search", "--json", "Hedgehog attention")
     assert loaded == ["chromadb"]
     assert found["results"][0]["paper_id"] == "p-hedgehog"
