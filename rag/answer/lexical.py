@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from rag.index.bm25 import K1, WORD, B, stem
 from rag.index.bm25 import STOP_WORDS as BM25_STOP_WORDS
-from rag.index.bm25 import WORD, stem
 
 __all__ = ["STOP_WORDS", "CorpusStats", "terms", "bm25", "coverage"]
 
@@ -23,7 +23,6 @@ _QUESTION_WORDS = (
     "had any some each its we our you your i me my from about than also been were paper papers"
 )
 STOP_WORDS = BM25_STOP_WORDS | frozenset(_QUESTION_WORDS.split())
-K1, B = 1.5, 0.75  # BM25 constants (as retrieval's)
 
 
 def terms(text: str) -> list[str]:

@@ -1,6 +1,5 @@
-"""Dense search over the store's Chroma collection: the question's vector against the chunks',
-the best `n` by cosine, optionally under a Chroma `where` clause. Two ways to run it, with the
-same results (tests/integration/test_dense_paths.py):
+"""Dense search over the store's chunks: the question's vector against the chunks', the best `n`
+by cosine, optionally under a filter. Three ways to run it (tests/integration/test_dense_paths.py):
 
 - `llamaindex` (default): a LlamaIndex VectorStoreIndex over ChromaVectorStore, queried through
   its retriever, the way answers written by the model retrieve;

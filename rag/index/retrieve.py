@@ -100,8 +100,8 @@ class _Loaded:
 class Retriever:
     """Built once per process (BM25 index over the store's chunks + the dense search) and
     shared by concurrent callers: `search` keeps nothing of a call on the object. `dense`:
-    how the dense search reaches the vectors (dense.py; the results are the same): `snapshot`
-    goes with a SnapshotStore, the others with a Store."""
+    how the dense search reaches the vectors (dense.py): `snapshot` goes with a SnapshotStore,
+    the others with a Store."""
 
     def __init__(
         self,
