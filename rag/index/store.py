@@ -220,16 +220,11 @@ class Store:
         metas: list[dict[str, Any]] = []
         docs: list[str] = []
         vectors: list[Any] = []
-        offset = 0
-        include = ["metadatas", "documents", "embeddings"]
-        while got := self._call(self.collection.get, include=include, limit=PAGE, offset=offset):
-            if not got["ids"]:
-                break
+        for got in self._gets(include=["metadatas", "documents", "embeddings"]):
             ids += got["ids"]
             metas += [dict(m) for m in got["metadatas"]]
             docs += [d or "" for d in got["documents"]]
             vectors += list(got["embeddings"])
-            offset += len(got["ids"])
         return ids, metas, docs, vectors
 
     def records(self) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
@@ -244,13 +239,18 @@ class Store:
         )
 
     def _pages(self, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        for got in self._gets(include):
+            docs = got.get("documents") or [None] * len(got["ids"])
+            yield got["ids"], got["metadatas"], docs
+
+    def _gets(self, include: list[str]) -> Iterator[dict[str, Any]]:
+        """The collection's rows, a page (Chroma's `get` result) at a time."""
         offset = 0
         while True:
             got = self._call(self.collection.get, include=include, limit=PAGE, offset=offset)
             if not got["ids"]:
                 return
-            docs = got.get("documents") or [None] * len(got["ids"])
-            yield got["ids"], got["metadatas"], docs
+            yield got
             offset += len(got["ids"])
 
     def upsert(
